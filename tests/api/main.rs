@@ -1,1 +1,4 @@
+//! The HTTP API end to end, on the embedded backend and on DynamoDB + S3; modules mirror the
+//! routes.
 
+mod workflow;

@@ -1,1 +1,6 @@
-fn main() {}
+//! `chengguo`: serve, seed-demo, import-projects, setup-aws.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    chengguo::cli::main().await
+}

@@ -175,10 +175,15 @@ fn labels<T: Copy>(all: &[T], label: fn(T) -> &'static str) -> Vec<&'static str>
     all.iter().map(|v| label(*v)).collect()
 }
 
+fn all_digits(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Parses "YYYY-MM".
 pub fn parse_year_month(v: &str) -> Option<(i32, u8)> {
     let (y, m) = v.split_once('-')?;
-    if y.len() != 4 || m.len() != 2 {
+    // Digits only: `str::parse` alone would also accept a sign, as in "2024-+6".
+    if y.len() != 4 || m.len() != 2 || !all_digits(y) || !all_digits(m) {
         return None;
     }
     let y: i32 = y.parse().ok()?;
@@ -190,7 +195,7 @@ pub fn parse_year_month(v: &str) -> Option<(i32, u8)> {
 pub fn parse_date(v: &str) -> Option<Date> {
     let mut it = v.splitn(3, '-');
     let (y, m, d) = (it.next()?, it.next()?, it.next()?);
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 || ![y, m, d].into_iter().all(all_digits) {
         return None;
     }
     let month = Month::try_from(m.parse::<u8>().ok()?).ok()?;
@@ -260,10 +265,10 @@ pub fn check_form(reg: &Registration, ctx: &CheckContext) -> Vec<Problem> {
 
     let start = c.year_month("research_start", "研究起始日期", &f.research_start);
     let end = c.year_month("research_end", "研究截止日期", &f.research_end);
-    if let (Some(s), Some(e)) = (start, end) {
-        if s > e {
-            c.invalid("research_start", "研究起始日期不能晚于截止日期。");
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        c.invalid("research_start", "研究起始日期不能晚于截止日期。");
     }
     if let Some(e) = end {
         let today = c.ctx.today;

@@ -41,7 +41,7 @@ impl ListScope {
             ListScope::Department(id) => reg.department_id.as_deref() == Some(id.as_str()),
             ListScope::Unit(id) => reg.unit_id == *id,
             ListScope::Authority(id) => reg.authority_id == *id,
-            ListScope::Units(ids) => ids.iter().any(|u| *u == reg.unit_id),
+            ListScope::Units(ids) => ids.contains(&reg.unit_id),
             ListScope::All => true,
             ListScope::Nothing => false,
         }

@@ -357,6 +357,9 @@ pub fn apply(
                         .map(str::trim)
                         .filter(|n| !n.is_empty())
                         .map(str::to_owned)
+                        // A reopened record keeps its number until decided with another
+                        // (domain.md §6): the proposal is only for a record without one.
+                        .or_else(|| reg.registration_number.clone())
                         .or_else(|| facts.proposed_number.clone())
                         .ok_or_else(|| DomainError::invalid("number", "请填写成果登记号。"))?;
                     numbering::validate(&number, &authority.code, kind)
@@ -393,7 +396,12 @@ pub fn apply(
             let evidence = req
                 .evidence_attachment_id
                 .as_deref()
-                .and_then(|id| facts.attachments.iter().find(|a| a.id == id))
+                .and_then(|id| {
+                    facts
+                        .attachments
+                        .iter()
+                        .find(|a| a.id == id && a.registration_id == reg.id)
+                })
                 .filter(|a| a.category == REOPEN_EVIDENCE && a.status == AttachmentStatus::Ready);
             if evidence.is_none() {
                 return Err(DomainError::invalid(

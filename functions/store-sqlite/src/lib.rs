@@ -1,1 +1,941 @@
-//! The embedded state store on SQLite (being written).
+//! The embedded state store on SQLite: [`SqliteStore`] implements the domain's [`Store`] port.
+//!
+//! One database file holds everything. Each entity is stored as its JSON document next to the
+//! columns that queries need; the domain types stay the single definition of the data.
+//!
+//! Durability and consistency: WAL journal with `synchronous=FULL` (a commit that returned is on
+//! disk), foreign keys on, and every [`Store::commit`] in one `BEGIN IMMEDIATE` transaction so
+//! that version guards, events and number claims are applied together or not at all.
+//!
+//! rusqlite is synchronous: the connection sits behind a mutex and every call runs on tokio's
+//! blocking pool, so the async runtime never waits on disk. A single connection also serialises
+//! writers inside the process; `busy_timeout` covers other processes on the same file.
+
+mod cursor;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, params, params_from_iter};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use chengguo_domain::numbering;
+use chengguo_domain::org::{Authority, Department, Session, Unit, User};
+use chengguo_domain::ports::{
+    ListFilter, Page, ProjectWrite, Store, StoreError, StoreResult, WriteSet,
+};
+use chengguo_domain::project::Project;
+use chengguo_domain::record::{Attachment, AttachmentStatus, Event, Objection, Registration};
+use chengguo_domain::scope::ListScope;
+
+pub use schema::SCHEMA_VERSION;
+
+/// How long a call waits for another process holding the write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The embedded state store: one SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating the file (and its folder) when missing, and
+    /// brings the schema up to date. Reopening an up-to-date database changes nothing.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).db()?;
+        Self::init(conn, true)
+    }
+
+    /// A private database in memory, for tests and throw-away demos.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().db()?, false)
+    }
+
+    fn init(mut conn: Connection, file: bool) -> StoreResult<Self> {
+        conn.busy_timeout(BUSY_TIMEOUT).db()?;
+        if file {
+            // WAL lets readers (e.g. `build-site`) run beside the server without blocking it.
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
+                .db()?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Backend(format!(
+                    "could not switch to WAL (journal_mode is {mode})"
+                )));
+            }
+        }
+        // FULL: in WAL mode NORMAL may lose the last commits on power loss; an approved
+        // registration or a claimed number must not vanish.
+        conn.pragma_update(None, "synchronous", "FULL").db()?;
+        conn.pragma_update(None, "foreign_keys", true).db()?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The journal mode (`wal` for a file database).
+    pub async fn journal_mode(&self) -> StoreResult<String> {
+        self.run(|c| c.pragma_query_value(None, "journal_mode", |r| r.get(0)).db())
+            .await
+    }
+
+    /// The result of `PRAGMA integrity_check`: `ok` when the file is sound.
+    pub async fn integrity_check(&self) -> StoreResult<String> {
+        self.run(|c| {
+            let mut stmt = c.prepare("PRAGMA integrity_check").db()?;
+            let lines = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .db()?
+                .collect::<Result<Vec<_>, _>>()
+                .db()?;
+            Ok(lines.join("\n"))
+        })
+        .await
+    }
+
+    /// The schema version of the database (`PRAGMA user_version`).
+    pub async fn schema_version(&self) -> StoreResult<u32> {
+        self.run(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)).db())
+            .await
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock rolled its transaction back on unwind, so the
+            // connection is still usable.
+            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
+    }
+}
+
+/// Turns rusqlite's errors into [`StoreError::Backend`].
+pub(crate) trait Db<T> {
+    fn db(self) -> StoreResult<T>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> StoreResult<T> {
+        self.map_err(|e| StoreError::Backend(format!("sqlite: {e}")))
+    }
+}
+
+fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+}
+
+fn from_doc<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Backend(format!("decode: {e}")))
+}
+
+/// Unix nanoseconds: a numeric, offset-free sort key.
+fn nanos(t: OffsetDateTime) -> StoreResult<i64> {
+    i64::try_from(t.unix_timestamp_nanos())
+        .map_err(|_| StoreError::Backend(format!("instant out of range: {t}")))
+}
+
+fn int(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Backend(format!("integer out of range: {v}")))
+}
+
+/// The documents selected by `sql` (its first column).
+fn docs<T: DeserializeOwned>(conn: &Connection, sql: &str, p: impl Params) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let rows = stmt.query_map(p, |r| r.get::<_, String>(0)).db()?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(from_doc(&row.db()?)?);
+    }
+    Ok(out)
+}
+
+/// The document selected by `sql`, if any.
+fn doc<T: DeserializeOwned>(conn: &Connection, sql: &str, p: impl Params) -> StoreResult<Option<T>> {
+    conn.prepare_cached(sql)
+        .db()?
+        .query_row(p, |r| r.get::<_, String>(0))
+        .optional()
+        .db()?
+        .map(|d| from_doc(&d))
+        .transpose()
+}
+
+fn exists(conn: &Connection, sql: &str, p: impl Params) -> StoreResult<bool> {
+    conn.prepare_cached(sql)
+        .db()?
+        .query_row(p, |_| Ok(()))
+        .optional()
+        .db()
+        .map(|o| o.is_some())
+}
+
+fn status_code(s: AttachmentStatus) -> &'static str {
+    match s {
+        AttachmentStatus::Pending => "pending",
+        AttachmentStatus::Ready => "ready",
+    }
+}
+
+/// What `ListFilter.q` searches, lower-cased the way [`ListFilter::matches`] does.
+fn search_text(s: Option<&str>) -> Option<String> {
+    s.map(str::to_lowercase)
+}
+
+/// Writes one registration: insert (`None`) or version-guarded replace.
+fn write_registration(
+    tx: &Connection,
+    r: &Registration,
+    expected_version: Option<u64>,
+) -> StoreResult<()> {
+    let doc = to_doc(r)?;
+    let version = int(r.version)?;
+    let state = r.state.code();
+    let kind = r.kind.map(|k| k.code());
+    let created_at = nanos(r.created_at)?;
+    let title = search_text(r.fields.title.as_deref());
+    let number = search_text(r.registration_number.as_deref());
+    let first_unit = search_text(r.fields.units.last().and_then(|u| u.name.as_deref()));
+    let changed = match expected_version {
+        None => tx
+            .prepare_cached(
+                "INSERT INTO registrations (id, version, owner_id, unit_id, department_id,
+                    authority_id, project_id, state, kind, created_at, search_title,
+                    search_number, search_unit, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .db()?
+            .execute(params![
+                r.id,
+                version,
+                r.owner_id,
+                r.unit_id,
+                r.department_id,
+                r.authority_id,
+                r.project_id,
+                state,
+                kind,
+                created_at,
+                title,
+                number,
+                first_unit,
+                doc,
+            ])
+            .db()?,
+        Some(expected) => tx
+            .prepare_cached(
+                "UPDATE registrations SET version = ?2, owner_id = ?3, unit_id = ?4,
+                    department_id = ?5, authority_id = ?6, project_id = ?7, state = ?8,
+                    kind = ?9, created_at = ?10, search_title = ?11, search_number = ?12,
+                    search_unit = ?13, doc = ?14
+                 WHERE id = ?1 AND version = ?15",
+            )
+            .db()?
+            .execute(params![
+                r.id,
+                version,
+                r.owner_id,
+                r.unit_id,
+                r.department_id,
+                r.authority_id,
+                r.project_id,
+                state,
+                kind,
+                created_at,
+                title,
+                number,
+                first_unit,
+                doc,
+                int(expected)?,
+            ])
+            .db()?,
+    };
+    if changed == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+fn append_event(tx: &Connection, record_id: &str, e: &Event) -> StoreResult<()> {
+    if e.registration_id != record_id {
+        return Err(StoreError::Backend(format!(
+            "event of {} written with record {record_id}",
+            e.registration_id
+        )));
+    }
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO events (registration_id, seq, doc) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+        )
+        .db()?
+        .execute(params![e.registration_id, int(e.seq)?, to_doc(e)?])
+        .db()?;
+    if added == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+fn claim_number(tx: &Connection, number: &str, holder: &str) -> StoreResult<()> {
+    let (prefix, serial) = match numbering::split(number) {
+        Some((p, s)) => (Some(p), Some(s)),
+        None => (None, None),
+    };
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO numbers (number, prefix, serial, registration_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (number) DO NOTHING",
+        )
+        .db()?
+        .execute(params![number, prefix, serial, holder])
+        .db()?;
+    if added == 0 {
+        return Err(StoreError::NumberTaken(number.to_owned()));
+    }
+    Ok(())
+}
+
+fn write_project(tx: &Connection, w: &ProjectWrite) -> StoreResult<()> {
+    let p = &w.record;
+    // Checked before writing so that the refusal names the number rather than failing on the
+    // UNIQUE constraint; the IMMEDIATE transaction makes check and write one step.
+    let taken = exists(
+        tx,
+        "SELECT 1 FROM projects WHERE number = ?1 AND id <> ?2",
+        params![p.number, p.id],
+    )?;
+    match w.expected_version {
+        None => {
+            if exists(tx, "SELECT 1 FROM projects WHERE id = ?1", [&p.id])? {
+                return Err(StoreError::Conflict);
+            }
+            if taken {
+                return Err(StoreError::AlreadyExists(p.number.clone()));
+            }
+            tx.prepare_cached(
+                "INSERT INTO projects (id, number, unit_id, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .db()?
+            .execute(params![p.id, p.number, p.unit_id, int(p.version)?, to_doc(p)?])
+            .db()?;
+        }
+        Some(expected) => {
+            if taken {
+                return Err(StoreError::AlreadyExists(p.number.clone()));
+            }
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE projects SET number = ?2, unit_id = ?3, version = ?4, doc = ?5
+                     WHERE id = ?1 AND version = ?6",
+                )
+                .db()?
+                .execute(params![
+                    p.id,
+                    p.number,
+                    p.unit_id,
+                    int(p.version)?,
+                    to_doc(p)?,
+                    int(expected)?
+                ])
+                .db()?;
+            if changed == 0 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies a whole write set in one IMMEDIATE transaction; any refusal rolls everything back
+/// (the transaction is dropped without commit).
+fn commit_write_set(conn: &mut Connection, w: &WriteSet) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    for rw in &w.registrations {
+        write_registration(&tx, &rw.record, rw.expected_version)?;
+        if let Some(e) = &rw.event {
+            append_event(&tx, &rw.record.id, e)?;
+        }
+    }
+    // Release before claim, so one write can move a record to another number.
+    if let Some(number) = &w.release_number {
+        tx.prepare_cached("DELETE FROM numbers WHERE number = ?1")
+            .db()?
+            .execute([number])
+            .db()?;
+    }
+    if let Some((number, holder)) = &w.claim_number {
+        claim_number(&tx, number, holder)?;
+    }
+    if let Some(pw) = &w.project {
+        write_project(&tx, pw)?;
+    }
+    tx.commit().db()
+}
+
+/// One page of registrations, newest first (`created_at` desc, then `id` desc).
+fn list_page(
+    conn: &Connection,
+    scope: &ListScope,
+    filter: &ListFilter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> StoreResult<Page<Registration>> {
+    let after = cursor.map(cursor::decode).transpose()?;
+    let mut sql = String::from("SELECT doc, created_at, id FROM registrations WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    let eq = |sql: &mut String, args: &mut Vec<Value>, column: &str, value: &str| {
+        sql.push_str(&format!(" AND {column} = ?"));
+        args.push(Value::Text(value.to_owned()));
+    };
+    match scope {
+        ListScope::Owner(id) => eq(&mut sql, &mut args, "owner_id", id),
+        ListScope::Department(id) => eq(&mut sql, &mut args, "department_id", id),
+        ListScope::Unit(id) => eq(&mut sql, &mut args, "unit_id", id),
+        ListScope::Authority(id) => eq(&mut sql, &mut args, "authority_id", id),
+        ListScope::Units(ids) => {
+            sql.push_str(" AND unit_id IN (SELECT value FROM json_each(?))");
+            args.push(Value::Text(to_doc(ids)?));
+        }
+        ListScope::All => {}
+        ListScope::Nothing => {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+    }
+    if let Some(state) = filter.state {
+        eq(&mut sql, &mut args, "state", state.code());
+    }
+    if let Some(kind) = filter.kind {
+        eq(&mut sql, &mut args, "kind", kind.code());
+    }
+    // Same trimming and lower-casing as ListFilter::matches; instr() is a plain substring test
+    // (no LIKE wildcards), and NULL columns never match.
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let q = q.to_lowercase();
+        sql.push_str(
+            " AND (instr(search_title, ?) > 0 OR instr(search_number, ?) > 0
+                   OR instr(search_unit, ?) > 0)",
+        );
+        for _ in 0..3 {
+            args.push(Value::Text(q.clone()));
+        }
+    }
+    if let Some((t, id)) = after {
+        sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        args.push(Value::Integer(t));
+        args.push(Value::Integer(t));
+        args.push(Value::Text(id));
+    }
+    // A limit of 0 would never progress; one more row tells whether another page exists.
+    let limit = limit.max(1);
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1));
+
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let rows = stmt
+        .query_map(params_from_iter(args), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .db()?;
+    let mut items = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    for row in rows {
+        let (d, t, id) = row.db()?;
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        let reg: Registration = from_doc(&d)?;
+        debug_assert!(scope.contains(&reg) && filter.matches(&reg));
+        items.push(reg);
+        last = Some((t, id));
+    }
+    let next_cursor = match (more, last) {
+        (true, Some((t, id))) => Some(cursor::encode(t, &id)),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_authority(&self, a: &Authority) -> StoreResult<()> {
+        let (id, d) = (a.id.clone(), to_doc(a)?);
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO authorities (id, doc) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            )
+            .db()?
+            .execute(params![id, d])
+            .db()
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn list_authorities(&self) -> StoreResult<Vec<Authority>> {
+        self.run(|c| docs(c, "SELECT doc FROM authorities ORDER BY id", []))
+            .await
+    }
+
+    async fn put_unit(&self, u: &Unit) -> StoreResult<()> {
+        let (id, d) = (u.id.clone(), to_doc(u)?);
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO units (id, doc) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            )
+            .db()?
+            .execute(params![id, d])
+            .db()
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn get_unit(&self, id: &str) -> StoreResult<Option<Unit>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM units WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn list_units(&self) -> StoreResult<Vec<Unit>> {
+        self.run(|c| docs(c, "SELECT doc FROM units ORDER BY id", []))
+            .await
+    }
+
+    async fn put_department(&self, dep: &Department) -> StoreResult<()> {
+        let (id, unit, d) = (dep.id.clone(), dep.unit_id.clone(), to_doc(dep)?);
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO departments (id, unit_id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET unit_id = excluded.unit_id, doc = excluded.doc",
+            )
+            .db()?
+            .execute(params![id, unit, d])
+            .db()
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn get_department(&self, id: &str) -> StoreResult<Option<Department>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM departments WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn list_departments(&self, unit_id: &str) -> StoreResult<Vec<Department>> {
+        let unit = unit_id.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM departments WHERE unit_id = ?1 ORDER BY id",
+                [unit],
+            )
+        })
+        .await
+    }
+
+    async fn create_user(&self, u: &User) -> StoreResult<()> {
+        let u = u.clone();
+        let d = to_doc(&u)?;
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
+            if exists(&tx, "SELECT 1 FROM users WHERE username = ?1", [&u.username])? {
+                return Err(StoreError::AlreadyExists(u.username));
+            }
+            let added = tx
+                .prepare_cached(
+                    "INSERT INTO users (id, username, unit_id, doc) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .db()?
+                .execute(params![u.id, u.username, u.unit_id, d])
+                .db()?;
+            if added == 0 {
+                return Err(StoreError::Conflict);
+            }
+            tx.commit().db()
+        })
+        .await
+    }
+
+    /// Replaces the account with the same id; [`StoreError::Conflict`] when there is none.
+    async fn update_user(&self, u: &User) -> StoreResult<()> {
+        let u = u.clone();
+        let d = to_doc(&u)?;
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
+            if exists(
+                &tx,
+                "SELECT 1 FROM users WHERE username = ?1 AND id <> ?2",
+                [&u.username, &u.id],
+            )? {
+                return Err(StoreError::AlreadyExists(u.username));
+            }
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE users SET username = ?2, unit_id = ?3, doc = ?4 WHERE id = ?1",
+                )
+                .db()?
+                .execute(params![u.id, u.username, u.unit_id, d])
+                .db()?;
+            if changed == 0 {
+                return Err(StoreError::Conflict);
+            }
+            tx.commit().db()
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM users WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn find_user(&self, username: &str) -> StoreResult<Option<User>> {
+        let name = username.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM users WHERE username = ?1", [name]))
+            .await
+    }
+
+    async fn list_users(&self, unit_id: Option<&str>) -> StoreResult<Vec<User>> {
+        let unit = unit_id.map(str::to_owned);
+        self.run(move |c| match unit {
+            Some(u) => docs(
+                c,
+                "SELECT doc FROM users WHERE unit_id = ?1 ORDER BY username",
+                [u],
+            ),
+            None => docs(c, "SELECT doc FROM users ORDER BY username", []),
+        })
+        .await
+    }
+
+    async fn put_session(&self, s: &Session) -> StoreResult<()> {
+        let (hash, user, expires, d) = (
+            s.token_hash.clone(),
+            s.user_id.clone(),
+            nanos(s.expires_at)?,
+            to_doc(s)?,
+        );
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, expires_at, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id,
+                    expires_at = excluded.expires_at, doc = excluded.doc",
+            )
+            .db()?
+            .execute(params![hash, user, expires, d])
+            .db()
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let hash = token_hash.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM sessions WHERE token_hash = ?1", [hash]))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let hash = token_hash.to_owned();
+        self.run(move |c| {
+            c.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")
+                .db()?
+                .execute([hash])
+                .db()
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn commit(&self, w: WriteSet) -> StoreResult<()> {
+        self.run(move |c| commit_write_set(c, &w)).await
+    }
+
+    async fn get_registration(&self, id: &str) -> StoreResult<Option<Registration>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM registrations WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn list_registrations(
+        &self,
+        scope: &ListScope,
+        filter: &ListFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> StoreResult<Page<Registration>> {
+        let (scope, filter, cursor) = (scope.clone(), filter.clone(), cursor.map(str::to_owned));
+        self.run(move |c| list_page(c, &scope, &filter, limit, cursor.as_deref()))
+            .await
+    }
+
+    async fn list_events(&self, registration_id: &str) -> StoreResult<Vec<Event>> {
+        let id = registration_id.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM events WHERE registration_id = ?1 ORDER BY seq",
+                [id],
+            )
+        })
+        .await
+    }
+
+    async fn max_serial(&self, prefix: &str) -> StoreResult<Option<u32>> {
+        let prefix = prefix.to_owned();
+        self.run(move |c| {
+            let max: Option<i64> = c
+                .prepare_cached("SELECT MAX(serial) FROM numbers WHERE prefix = ?1")
+                .db()?
+                .query_row([prefix], |r| r.get(0))
+                .db()?;
+            max.map(|m| {
+                u32::try_from(m).map_err(|_| StoreError::Backend(format!("bad serial {m}")))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn number_holder(&self, number: &str) -> StoreResult<Option<String>> {
+        let number = number.to_owned();
+        self.run(move |c| {
+            c.prepare_cached("SELECT registration_id FROM numbers WHERE number = ?1")
+                .db()?
+                .query_row([number], |r| r.get(0))
+                .optional()
+                .db()
+        })
+        .await
+    }
+
+    async fn registrations_of_project(&self, project_id: &str) -> StoreResult<Vec<Registration>> {
+        let id = project_id.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM registrations WHERE project_id = ?1 ORDER BY created_at, id",
+                [id],
+            )
+        })
+        .await
+    }
+
+    async fn put_attachment(&self, a: &Attachment) -> StoreResult<()> {
+        let (reg, id, status, created, expires, d) = (
+            a.registration_id.clone(),
+            a.id.clone(),
+            status_code(a.status),
+            nanos(a.created_at)?,
+            nanos(a.expires_at)?,
+            to_doc(a)?,
+        );
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO attachments (registration_id, id, status, created_at, expires_at, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (registration_id, id) DO UPDATE SET status = excluded.status,
+                    created_at = excluded.created_at, expires_at = excluded.expires_at,
+                    doc = excluded.doc",
+            )
+            .db()?
+            .execute(params![reg, id, status, created, expires, d])
+            .db()
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn get_attachment(
+        &self,
+        registration_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<Attachment>> {
+        let (reg, id) = (registration_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            doc(
+                c,
+                "SELECT doc FROM attachments WHERE registration_id = ?1 AND id = ?2",
+                [reg, id],
+            )
+        })
+        .await
+    }
+
+    async fn list_attachments(&self, registration_id: &str) -> StoreResult<Vec<Attachment>> {
+        let reg = registration_id.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM attachments WHERE registration_id = ?1 ORDER BY created_at, id",
+                [reg],
+            )
+        })
+        .await
+    }
+
+    async fn delete_attachment(&self, registration_id: &str, id: &str) -> StoreResult<()> {
+        let (reg, id) = (registration_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached("DELETE FROM attachments WHERE registration_id = ?1 AND id = ?2")
+                .db()?
+                .execute([reg, id])
+                .db()
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn expired_attachments(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> StoreResult<Vec<Attachment>> {
+        let now = nanos(now)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM attachments WHERE status = 'pending' AND expires_at < ?1
+                 ORDER BY expires_at, registration_id, id LIMIT ?2",
+                params![now, limit],
+            )
+        })
+        .await
+    }
+
+    async fn get_project(&self, id: &str) -> StoreResult<Option<Project>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM projects WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn find_project(&self, number: &str) -> StoreResult<Option<Project>> {
+        let number = number.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM projects WHERE number = ?1", [number]))
+            .await
+    }
+
+    async fn list_projects(&self, unit_id: Option<&str>) -> StoreResult<Vec<Project>> {
+        let unit = unit_id.map(str::to_owned);
+        self.run(move |c| match unit {
+            Some(u) => docs(
+                c,
+                "SELECT doc FROM projects WHERE unit_id = ?1 ORDER BY number",
+                [u],
+            ),
+            None => docs(c, "SELECT doc FROM projects ORDER BY number", []),
+        })
+        .await
+    }
+
+    async fn put_objection(&self, o: &Objection) -> StoreResult<()> {
+        let (id, reg, filed, d) = (
+            o.id.clone(),
+            o.registration_id.clone(),
+            nanos(o.filed_at)?,
+            to_doc(o)?,
+        );
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO objections (id, registration_id, filed_at, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET registration_id = excluded.registration_id,
+                    filed_at = excluded.filed_at, doc = excluded.doc",
+            )
+            .db()?
+            .execute(params![id, reg, filed, d])
+            .db()
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn get_objection(&self, id: &str) -> StoreResult<Option<Objection>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM objections WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn list_objections(&self, registration_id: &str) -> StoreResult<Vec<Objection>> {
+        let reg = registration_id.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM objections WHERE registration_id = ?1 ORDER BY filed_at, id",
+                [reg],
+            )
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connection_settings_are_durable_and_checked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+        let (sync, fk, busy): (i64, i64, i64) = store
+            .run(|c| {
+                let get = |name: &str| -> StoreResult<i64> {
+                    c.pragma_query_value(None, name, |r| r.get(0)).db()
+                };
+                Ok((get("synchronous")?, get("foreign_keys")?, get("busy_timeout")?))
+            })
+            .await
+            .expect("pragmas");
+        assert_eq!(sync, 2, "synchronous=FULL");
+        assert_eq!(fk, 1, "foreign keys on");
+        assert_eq!(busy, 10_000, "busy timeout in ms");
+    }
+}

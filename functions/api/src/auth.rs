@@ -1,0 +1,149 @@
+//! Accounts and sessions: argon2id password hashes, an HttpOnly session cookie whose token is
+//! stored only as a hash, the `X-CSRF-Token` header on every state-changing request, and a
+//! lock-out after repeated failed logins.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::header::COOKIE;
+use axum::http::request::Parts;
+use axum::http::Method;
+use chengguo_domain::org::{Session, User};
+use rand::RngExt;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const COOKIE_NAME: &str = "chengguo_session";
+/// The header carrying the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt: [u8; 16] = rand::rng().random();
+    let hash: PasswordHash = Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map_err(ApiError::internal)?;
+    Ok(hash.to_string())
+}
+
+
+/// Checks a password against a stored hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A fresh random token (256 bits, hex).
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+/// The stored key of a session token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The session token from the request's cookies.
+pub fn session_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE_NAME)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The `Set-Cookie` value of a new session.
+pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie(secure: bool) -> String {
+    session_cookie("", 0, secure)
+}
+
+/// The logged-in user of a request, with the session it came with.
+///
+/// Extracting it refuses a missing or expired session (401), and a state-changing method
+/// without the session's CSRF token (403).
+pub struct CurrentUser {
+    pub user: User,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = session_token(parts).ok_or_else(|| ApiError::unauthenticated("请先登录。"))?;
+        let session = state
+            .store
+            .get_session(&token_hash(&token))
+            .await?
+            .filter(|s| s.expires_at > state.clock.now())
+            .ok_or_else(|| ApiError::unauthenticated("登录已过期，请重新登录。"))?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let given = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !constant_time_eq(given, &session.csrf_token) {
+                return Err(ApiError::Csrf);
+            }
+        }
+        let user = state
+            .store
+            .get_user(&session.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| ApiError::unauthenticated("账号不可用，请重新登录。"))?;
+        Ok(CurrentUser { user, session })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_and_verify() {
+        let h = hash_password("chengguo-demo").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("chengguo-demo", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("chengguo-demo", "not a hash"));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
+}

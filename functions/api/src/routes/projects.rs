@@ -1,0 +1,79 @@
+//! `/api/projects`: import (csv), list, record acceptance outcomes.
+
+use axum::extract::{Path, Request, State};
+use axum::Json;
+use chengguo_domain::project::AcceptanceStatus;
+use chengguo_domain::Role;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{read_body, JsonBody};
+use crate::projects;
+use crate::state::AppState;
+use crate::views;
+
+/// `POST /api/projects/import`: a CSV body (UTF-8, Chinese header row); answers the row report.
+pub async fn import_projects(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    req: Request,
+) -> ApiResult<Json<Value>> {
+    if current.user.role != Role::Admin {
+        return Err(ApiError::forbidden("只有系统管理员可以导入项目。"));
+    }
+    let bytes = read_body(req, state.config.max_import_body).await?;
+    let rows = projects::parse_csv(&bytes).map_err(|m| ApiError::invalid("file", m))?;
+    let report = projects::import(&state, &rows).await?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}
+
+/// `GET /api/projects`: the projects the caller may see.
+pub async fn list_projects(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> ApiResult<Json<Value>> {
+    let user = &current.user;
+    let unit = match user.role {
+        Role::Unit | Role::Leader => user.unit_id.as_deref(),
+        _ => None,
+    };
+    let items: Vec<Value> = state
+        .store
+        .list_projects(unit)
+        .await?
+        .iter()
+        .filter(|p| projects::can_see(user, p))
+        .map(views::project)
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptanceBody {
+    status: String,
+    opinion: Option<String>,
+}
+
+/// `POST /api/projects/{id}/acceptance`.
+pub async fn record_acceptance(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AcceptanceBody>,
+) -> ApiResult<Json<Value>> {
+    let status = AcceptanceStatus::parse(&body.status).ok_or_else(|| {
+        ApiError::invalid(
+            "status",
+            "验收状态应为 review_completed、doc_submitted、passed 或 failed。",
+        )
+    })?;
+    let opinion = body.opinion.map(|o| o.trim().to_owned()).filter(|o| !o.is_empty());
+    if opinion.as_ref().is_some_and(|o| o.chars().count() > 2000) {
+        return Err(ApiError::invalid("opinion", "验收意见不能超过2000个字。"));
+    }
+    let p = projects::record_acceptance(&state, &current.user, &id, status, opinion).await?;
+    Ok(Json(views::project(&p)))
+}

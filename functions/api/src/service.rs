@@ -1,0 +1,425 @@
+//! The use cases handlers share: loading a record in scope, gathering the facts a transition's
+//! guards need, and committing the result as one atomic write.
+
+use chengguo_domain::check::{self, CheckContext};
+use chengguo_domain::codes::{Action, DecisionResult, Kind, Source, State};
+use chengguo_domain::fields::{Fields, ProjectInfo, UnitEntry};
+use chengguo_domain::numbering;
+use chengguo_domain::org::{Authority, User};
+use chengguo_domain::ports::{RegistrationWrite, WriteSet};
+use chengguo_domain::record::{Attachment, AttachmentStatus, Event, Registration};
+use chengguo_domain::workflow::{self, ActionRequest, Facts};
+use chengguo_domain::{DomainError, Problem, Role, scope};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::views;
+
+/// The registration `id` if `user` may see it; otherwise "not found", never its data.
+pub async fn load_visible(state: &AppState, user: &User, id: &str) -> ApiResult<Registration> {
+    let reg = state
+        .store
+        .get_registration(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if !scope::can_see(user, &reg) {
+        return Err(ApiError::not_found());
+    }
+    Ok(reg)
+}
+
+/// Attachments of a record, leaving out pending uploads that have expired.
+pub async fn live_attachments(state: &AppState, reg_id: &str) -> ApiResult<Vec<Attachment>> {
+    let now = state.clock.now();
+    let mut list = state.store.list_attachments(reg_id).await?;
+    list.retain(|a| a.status == AttachmentStatus::Ready || a.expires_at > now);
+    Ok(list)
+}
+
+/// The configured approving authorities.
+pub async fn authorities(state: &AppState) -> ApiResult<Vec<Authority>> {
+    Ok(state.store.list_authorities().await?)
+}
+
+/// The full JSON of a record as `user` sees it.
+pub async fn record_view(state: &AppState, user: &User, reg: &Registration) -> ApiResult<Value> {
+    let attachments = live_attachments(state, &reg.id).await?;
+    let objections = state.store.list_objections(&reg.id).await?;
+    let project = match &reg.project_id {
+        Some(pid) => state.store.get_project(pid).await?,
+        None => None,
+    };
+    Ok(views::registration(
+        reg,
+        user,
+        &attachments,
+        &objections,
+        project.as_ref(),
+    ))
+}
+
+fn check_context<'a>(state: &AppState, authorities: &'a [Authority]) -> CheckContext<'a> {
+    CheckContext {
+        today: state.clock.today(),
+        authorities,
+    }
+}
+
+/// A new registration draft with the defaults of its owner's unit and authority.
+pub fn new_draft(
+    id: String,
+    owner: &User,
+    unit: Option<&chengguo_domain::org::Unit>,
+    authority_id: &str,
+    source: Source,
+    kind: Option<Kind>,
+    now: OffsetDateTime,
+) -> (Registration, Event) {
+    let fields = Fields {
+        authority_id: Some(authority_id.to_owned()),
+        units: unit
+            .map(|u| {
+                vec![UnitEntry {
+                    name: Some(u.name.clone()),
+                    uscc: Some(u.uscc.clone()),
+                }]
+            })
+            .unwrap_or_default(),
+        secrecy: Some("none".into()),
+        ..Fields::default()
+    };
+    let reg = Registration {
+        id,
+        kind,
+        consent: kind.is_some(),
+        source,
+        state: State::Draft,
+        version: 1,
+        owner_id: owner.id.clone(),
+        unit_id: owner.unit_id.clone().unwrap_or_default(),
+        department_id: owner.department_id.clone(),
+        authority_id: authority_id.to_owned(),
+        project_id: None,
+        fields,
+        registration_number: None,
+        decision: None,
+        notice: None,
+        return_opinion: None,
+        submitted_at: None,
+        event_count: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = Event {
+        registration_id: reg.id.clone(),
+        seq: 1,
+        action: Action::Create,
+        from: None,
+        to: State::Draft,
+        actor: owner.username.clone(),
+        role: Some(owner.role),
+        opinion: None,
+        at: now,
+    };
+    (reg, event)
+}
+
+/// What a leader sends to create a 计划外 registration.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub kind: String,
+    pub source: String,
+    #[serde(default)]
+    pub consent: bool,
+    pub authority_id: Option<String>,
+    pub project: Option<ProjectInfo>,
+}
+
+/// 「新增计划外项目成果登记」.
+pub async fn create_registration(
+    state: &AppState,
+    user: &User,
+    req: CreateRequest,
+) -> ApiResult<Registration> {
+    if user.role != Role::Leader {
+        return Err(ApiError::forbidden("只有项目负责人可以新增成果登记。"));
+    }
+    let mut problems = Vec::new();
+    let kind = Kind::parse(&req.kind);
+    if kind.is_none() {
+        problems.push(Problem::invalid(
+            "kind",
+            "成果类型应为：基础理论成果（basic）、应用技术成果（applied）或软科学研究成果（soft）。",
+        ));
+    }
+    let source = Source::parse(&req.source);
+    match source {
+        None => problems.push(Problem::invalid(
+            "source",
+            "登记对象应为：其他财政投入（other_fiscal）或非财政投入（non_fiscal）产生的科技成果。",
+        )),
+        Some(Source::ProvincialPlan) => problems.push(Problem::invalid(
+            "source",
+            "省科技计划产生的科技成果由系统在项目完成验收评审后自动生成，请在该项目的成果登记上填写。",
+        )),
+        Some(_) => {}
+    }
+    if !req.consent {
+        problems.push(Problem::invalid(
+            "consent",
+            "请阅读并同意《科技成果登记与信息公开知情同意书》。",
+        ));
+    }
+    let all = authorities(state).await?;
+    let authority = match req.authority_id.as_deref() {
+        Some(id) => all.iter().find(|a| a.id == id),
+        None => all.first(),
+    };
+    if authority.is_none() {
+        problems.push(Problem::invalid(
+            "authority_id",
+            "批准登记单位不在可选范围内。",
+        ));
+    }
+    let (Some(kind), Some(source), Some(authority), true) =
+        (kind, source, authority, problems.is_empty())
+    else {
+        return Err(DomainError::Validation {
+            message: problems
+                .first()
+                .map(|p| p.message.clone())
+                .unwrap_or_default(),
+            details: problems,
+        }
+        .into());
+    };
+    let unit = match &user.unit_id {
+        Some(id) => state.store.get_unit(id).await?,
+        None => None,
+    };
+    if unit.is_none() {
+        return Err(ApiError::forbidden(
+            "您的账号未关联申报单位，请联系单位管理员。",
+        ));
+    }
+    let (mut reg, event) = new_draft(
+        uuid::Uuid::new_v4().to_string(),
+        user,
+        unit.as_ref(),
+        &authority.id,
+        source,
+        Some(kind),
+        state.clock.now(),
+    );
+    if let Some(project) = req.project {
+        reg.fields.project = Some(project);
+        let ctx = check_context(state, &all);
+        let problems = check::check_form(&reg, &ctx);
+        let bad = check::invalid_in(&problems, &["project"]);
+        if !bad.is_empty() {
+            return Err(DomainError::problems(bad.into_iter().cloned().collect()).into());
+        }
+    }
+    state
+        .store
+        .commit(WriteSet {
+            registrations: vec![RegistrationWrite {
+                record: reg.clone(),
+                expected_version: None,
+                event: Some(event),
+            }],
+            ..WriteSet::default()
+        })
+        .await?;
+    Ok(reg)
+}
+
+/// Writes a changed record guarded by the version it was read at.
+async fn commit_one(
+    state: &AppState,
+    record: Registration,
+    expected_version: u64,
+    event: Option<Event>,
+    claim_number: Option<String>,
+    release_number: Option<String>,
+) -> ApiResult<Registration> {
+    let id = record.id.clone();
+    state
+        .store
+        .commit(WriteSet {
+            registrations: vec![RegistrationWrite {
+                record: record.clone(),
+                expected_version: Some(expected_version),
+                event,
+            }],
+            project: None,
+            claim_number: claim_number.map(|n| (n, id)),
+            release_number,
+        })
+        .await?;
+    Ok(record)
+}
+
+/// Chooses the kind of a system-created draft, with consent.
+pub async fn choose_kind(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    kind: &str,
+    consent: bool,
+) -> ApiResult<Registration> {
+    let reg = load_visible(state, user, id).await?;
+    let kind = Kind::parse(kind).ok_or_else(|| {
+        ApiError::invalid("kind", "成果类型应为 basic、applied 或 soft。")
+    })?;
+    let (next, event) = workflow::choose_kind(&reg, user, kind, consent, state.clock.now())?;
+    commit_one(state, next, reg.version, Some(event), None, None).await
+}
+
+/// `PATCH`: replaces the given top-level keys of the form, refusing wrong values.
+pub async fn patch(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    version: u64,
+    patch: &Map<String, Value>,
+) -> ApiResult<Registration> {
+    let reg = load_visible(state, user, id).await?;
+    workflow::ensure_can_edit(user, &reg)?;
+    if version != reg.version {
+        return Err(DomainError::StaleVersion.into());
+    }
+    let fields = reg.fields.patched(patch).map_err(|e| {
+        let field = e.field.unwrap_or_else(|| "fields".into());
+        DomainError::BadRequest {
+            message: format!("字段“{field}”的格式不正确或不被支持。"),
+            details: vec![Problem::invalid(field, e.detail)],
+        }
+    })?;
+    if reg.source == Source::ProvincialPlan && patch.contains_key("project") {
+        return Err(ApiError::invalid(
+            "project",
+            "系统中项目的项目信息自动关联，不能修改。",
+        ));
+    }
+    let mut next = reg.clone();
+    next.fields = fields;
+    let all = authorities(state).await?;
+    let ctx = check_context(state, &all);
+    let problems = check::check_form(&next, &ctx);
+    let keys: Vec<&str> = patch.keys().map(String::as_str).collect();
+    let bad = check::invalid_in(&problems, &keys);
+    if !bad.is_empty() {
+        return Err(DomainError::problems(bad.into_iter().cloned().collect()).into());
+    }
+    if let Some(a) = next.fields.authority_id.clone() {
+        next.authority_id = a;
+    }
+    next.version += 1;
+    next.updated_at = state.clock.now();
+    commit_one(state, next, reg.version, None, None, None).await
+}
+
+/// 「填写检查」: every problem at once.
+pub async fn check(state: &AppState, user: &User, id: &str) -> ApiResult<Vec<Problem>> {
+    let reg = load_visible(state, user, id).await?;
+    let attachments = live_attachments(state, id).await?;
+    let all = authorities(state).await?;
+    Ok(check::check(&reg, &attachments, &check_context(state, &all)))
+}
+
+/// The number proposed for a registered decision: highest used serial plus one.
+pub async fn proposed_number(
+    state: &AppState,
+    reg: &Registration,
+    authority: &Authority,
+) -> ApiResult<Option<String>> {
+    let Some(kind) = reg.kind else {
+        return Ok(None);
+    };
+    let prefix = numbering::prefix(&authority.code, state.clock.today().year(), kind);
+    let max = state.store.max_serial(&prefix).await?;
+    Ok(Some(numbering::next(&prefix, max)))
+}
+
+/// `GET next-number`, for the point deciding the record.
+pub async fn next_number(state: &AppState, user: &User, id: &str) -> ApiResult<String> {
+    let reg = load_visible(state, user, id).await?;
+    if user.role != Role::Point {
+        return Err(ApiError::forbidden("只有成果登记点可以获取成果登记号。"));
+    }
+    if !matches!(reg.state, State::DecisionPending | State::Decided) {
+        return Err(DomainError::InvalidStateMsg(format!(
+            "成果登记处于“{}”状态，尚不能分配成果登记号。",
+            reg.state.label()
+        ))
+        .into());
+    }
+    let all = authorities(state).await?;
+    let authority = all
+        .iter()
+        .find(|a| a.id == reg.authority_id)
+        .ok_or_else(|| ApiError::internal("record without authority"))?;
+    proposed_number(state, &reg, authority)
+        .await?
+        .ok_or_else(|| ApiError::internal("decision pending without kind"))
+}
+
+/// Performs a workflow action as one atomic, version-guarded write with its event.
+pub async fn act(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    action: Action,
+    req: ActionRequest,
+) -> ApiResult<Registration> {
+    let reg = load_visible(state, user, id).await?;
+    let attachments = live_attachments(state, id).await?;
+    let all = authorities(state).await?;
+    let authority = all.iter().find(|a| a.id == reg.authority_id);
+    let project = match &reg.project_id {
+        Some(pid) => state.store.get_project(pid).await?,
+        None => None,
+    };
+    let mut open_objections = 0;
+    let mut proposed = None;
+    if action == Action::Decide && reg.state == State::DecisionPending {
+        open_objections = state
+            .store
+            .list_objections(id)
+            .await?
+            .iter()
+            .filter(|o| o.resolution.is_none())
+            .count();
+        if req.result == Some(DecisionResult::Registered) && req.number.is_none() {
+            if let Some(a) = authority {
+                proposed = proposed_number(state, &reg, a).await?;
+            }
+        }
+    }
+    let facts = Facts {
+        now: state.clock.now(),
+        today: state.clock.today(),
+        authorities: &all,
+        authority,
+        attachments: &attachments,
+        project: project.as_ref(),
+        open_objections,
+        proposed_number: proposed,
+        unit_notice_days: state.config.unit_notice_days,
+        website_notice_days: state.config.website_notice_days,
+    };
+    let outcome = workflow::apply(&reg, user, action, &req, &facts)?;
+    commit_one(
+        state,
+        outcome.record,
+        reg.version,
+        Some(outcome.event),
+        outcome.claim_number,
+        outcome.release_number,
+    )
+    .await
+}

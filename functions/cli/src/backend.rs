@@ -1,0 +1,142 @@
+//! Builds the API's state on either backend: the embedded default (SQLite, a local folder) or
+//! AWS (DynamoDB, S3). Settings come from flags and `CHENGGUO_*` variables.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chengguo_api::{AppState, Config};
+use chengguo_aws::dynamo::DynamoStore;
+use chengguo_aws::s3::S3Blobs;
+use chengguo_domain::ports::{Clock, SystemClock};
+use chengguo_files_local::LocalFiles;
+use chengguo_sqlite::SqliteStore;
+
+/// Which backend holds the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in the data folder, files in `DATA/files`.
+    Embedded { data: PathBuf, public_url: String },
+    /// DynamoDB table and S3 bucket; endpoint, region and credentials from the AWS SDK's variables.
+    Aws { table: String, uploads_bucket: String },
+}
+
+impl Backend {
+    /// Reads `CHENGGUO_BACKEND` (`embedded` by default), `CHENGGUO_TABLE`,
+    /// `CHENGGUO_UPLOADS_BUCKET`.
+    pub fn from_env(data: &Path, public_url: &str) -> anyhow::Result<Backend> {
+        let kind = std::env::var("CHENGGUO_BACKEND").unwrap_or_else(|_| "embedded".into());
+        match kind.as_str() {
+            "embedded" | "" => Ok(Backend::Embedded {
+                data: data.to_path_buf(),
+                public_url: public_url.to_owned(),
+            }),
+            "aws" => Ok(Backend::Aws {
+                table: env_or("CHENGGUO_TABLE", "chengguo"),
+                uploads_bucket: env_or("CHENGGUO_UPLOADS_BUCKET", "chengguo-uploads"),
+            }),
+            other => bail!("CHENGGUO_BACKEND must be `embedded` or `aws`, not `{other}`"),
+        }
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// API settings from `CHENGGUO_*` variables.
+pub fn config_from_env() -> anyhow::Result<Config> {
+    let mut c = Config::default();
+    let days = |name: &str, default: u16| -> anyhow::Result<u16> {
+        match std::env::var(name) {
+            Ok(v) if !v.is_empty() => {
+                let d: u16 = v.parse().with_context(|| format!("{name} must be a number of days"))?;
+                if d == 0 || d > 365 {
+                    bail!("{name} must be between 1 and 365");
+                }
+                Ok(d)
+            }
+            _ => Ok(default),
+        }
+    };
+    c.unit_notice_days = days("CHENGGUO_UNIT_NOTICE_DAYS", 7)?;
+    c.website_notice_days = days("CHENGGUO_WEBSITE_NOTICE_DAYS", 30)?;
+    c.secure_cookies = matches!(
+        std::env::var("CHENGGUO_SECURE_COOKIES").as_deref(),
+        Ok("1") | Ok("true")
+    );
+    Ok(c)
+}
+
+/// The URL-signing secret of the data folder, made on first use (32 random bytes, mode 0600).
+pub fn local_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data.join("url-signing.key");
+    if let Ok(hex_text) = std::fs::read_to_string(&path) {
+        return hex::decode(hex_text.trim()).context("url-signing.key is not hex");
+    }
+    let bytes: [u8; 32] = rand::random();
+    write_private(&path, hex::encode(bytes).as_bytes())?;
+    Ok(bytes.to_vec())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Opens the backend and returns the API's state.
+pub async fn open(backend: &Backend, config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    match backend {
+        Backend::Embedded { data, public_url } => {
+            std::fs::create_dir_all(data)
+                .with_context(|| format!("creating data folder {}", data.display()))?;
+            let store = SqliteStore::open(&data.join("chengguo.db"))
+                .with_context(|| format!("opening {}", data.join("chengguo.db").display()))?;
+            let secret = local_secret(data)?;
+            let files = Arc::new(
+                LocalFiles::new(data.join("files"), public_url.clone(), secret)
+                    .with_clock(clock.clone()),
+            );
+            Ok(AppState {
+                store: Arc::new(store),
+                blobs: files.clone(),
+                clock,
+                config: Arc::new(config),
+                local_files: Some(files),
+            })
+        }
+        Backend::Aws {
+            table,
+            uploads_bucket,
+        } => {
+            let (dynamo, s3) = chengguo_aws::setup::from_env().await;
+            Ok(AppState {
+                store: Arc::new(DynamoStore::new(dynamo, table.clone())),
+                blobs: Arc::new(S3Blobs::new(s3, uploads_bucket.clone())),
+                clock,
+                config: Arc::new(config),
+                local_files: None,
+            })
+        }
+    }
+}
+
+/// The system clock, shared.
+pub fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}

@@ -1,0 +1,184 @@
+//! Argument parsing and the commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::backend::{self, Backend};
+
+#[derive(Parser)]
+#[command(name = "chengguo", version, about = "科技成果登记 — registration of scientific and technological achievements")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the local server: API and signed file URLs.
+    Serve {
+        /// Data folder of the embedded backend.
+        #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, env = "CHENGGUO_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Load the demo organisation and accounts when the store is empty.
+        #[arg(long)]
+        demo: bool,
+        /// The URL browsers reach this server at (for signed file URLs); default http://ADDR.
+        #[arg(long, env = "CHENGGUO_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Loads the demo organisation and accounts.
+    SeedDemo {
+        #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Imports in-system projects from a csv file (UTF-8, Chinese header row).
+    ImportProjects {
+        #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
+        data: PathBuf,
+        file: PathBuf,
+    },
+    /// Creates the DynamoDB table (with its GSIs) and the buckets when missing.
+    SetupAws,
+}
+
+/// Runs the command line; errors are printed and give exit code 1.
+pub async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CHENGGUO_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn state_for(data: &std::path::Path, public_url: &str) -> anyhow::Result<chengguo_api::AppState> {
+    let backend = Backend::from_env(data, public_url)?;
+    let config = backend::config_from_env()?;
+    backend::open(&backend, config, backend::system_clock()).await
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            data,
+            addr,
+            demo,
+            public_url,
+        } => {
+            let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+            let state = state_for(&data, &public_url).await?;
+            if demo && chengguo_api::seed::is_empty(state.store.as_ref()).await? {
+                chengguo_api::seed::seed_demo(state.store.as_ref(), state.clock.now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                eprintln!("已载入演示账号（密码 {}）。", chengguo_api::seed::DEMO_PASSWORD);
+            }
+            serve(state, addr).await
+        }
+        Command::SeedDemo { data } => {
+            let state = state_for(&data, "http://127.0.0.1:8080").await?;
+            chengguo_api::seed::seed_demo(state.store.as_ref(), state.clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("已载入演示机构与账号（密码 {}）。", chengguo_api::seed::DEMO_PASSWORD);
+            Ok(())
+        }
+        Command::ImportProjects { data, file } => {
+            let state = state_for(&data, "http://127.0.0.1:8080").await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let rows = chengguo_api::projects::parse_csv(&bytes).map_err(|m| anyhow::anyhow!(m))?;
+            let report = chengguo_api::projects::import(&state, &rows)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "新增 {} 个，更新 {} 个，未变 {} 个，拒绝 {} 行。",
+                report.created.len(),
+                report.updated.len(),
+                report.unchanged.len(),
+                report.refused.len()
+            );
+            for p in &report.refused {
+                println!("第 {} 行：{}", p.row, p.reason);
+            }
+            Ok(())
+        }
+        Command::SetupAws => {
+            let (dynamo, s3) = chengguo_aws::setup::from_env().await;
+            let table = std::env::var("CHENGGUO_TABLE").unwrap_or_else(|_| "chengguo".into());
+            let created = chengguo_aws::setup::ensure_table(&dynamo, &table)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!("table {table}: {}", if created { "created" } else { "exists" });
+            for var in ["CHENGGUO_UPLOADS_BUCKET", "CHENGGUO_SITE_BUCKET"] {
+                let default = if var.contains("UPLOADS") { "chengguo-uploads" } else { "chengguo-site" };
+                let bucket = std::env::var(var).unwrap_or_else(|_| default.into());
+                let created = chengguo_aws::setup::ensure_bucket(&s3, &bucket)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                println!("bucket {bucket}: {}", if created { "created" } else { "exists" });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Serves the router until Ctrl-C or SIGTERM, sweeping expired uploads every ten minutes.
+pub async fn serve(state: chengguo_api::AppState, addr: SocketAddr) -> anyhow::Result<()> {
+    let sweeper = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                match chengguo_api::routes::attachments::sweep_expired(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
+                }
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    eprintln!("chengguo 正在 http://{addr} 提供服务");
+    axum::serve(listener, chengguo_api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    sweeper.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,4 @@
+//! The `chengguo` command line and the wiring of backends into the API's state.
+
+pub mod backend;
+pub mod cli;

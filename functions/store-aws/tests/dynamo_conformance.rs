@@ -1,0 +1,278 @@
+//! The storage suite against `DynamoStore` on a local AWS-compatible server (ministack).
+//!
+//! Start it with `scripts/ministack.sh start` and set
+//! `CHENGGUO_TEST_AWS_ENDPOINT=http://127.0.0.1:4566`; without the variable the tests are skipped.
+//!
+//! Each case gets a table of its own, created by `ensure_table`, and a client that records the
+//! name of every DynamoDB operation it sends: after each case the test asserts that no `Scan`
+//! was among them, so the whole suite proves that every read is a key lookup or a query.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::types::{IndexStatus, TableStatus, TimeToLiveStatus};
+use chengguo_aws::dynamo::DynamoStore;
+use chengguo_aws::setup::{client_for_endpoint, dynamo_config_for_endpoint, ensure_table, table_definition};
+use chengguo_conformance::store;
+use chengguo_domain::ports::{ListFilter, Store, StoreError};
+use chengguo_domain::scope::ListScope;
+
+fn endpoint() -> Option<String> {
+    match std::env::var("CHENGGUO_TEST_AWS_ENDPOINT") {
+        Ok(e) if !e.trim().is_empty() => Some(e),
+        _ => {
+            println!("skipped: CHENGGUO_TEST_AWS_ENDPOINT not set");
+            None
+        }
+    }
+}
+
+/// Records the operation (`X-Amz-Target`) of every request the client sends.
+#[derive(Debug, Clone, Default)]
+struct Operations(Arc<Mutex<Vec<String>>>);
+
+impl Operations {
+    fn names(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Intercept for Operations {
+    fn name(&self) -> &'static str {
+        "RecordOperations"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(op);
+        Ok(())
+    }
+}
+
+/// A client recording its operations, and a fresh table made by `ensure_table`.
+async fn fresh_table(endpoint: &str) -> (Client, Operations, String) {
+    let ops = Operations::default();
+    let client = Client::from_conf(
+        dynamo_config_for_endpoint(endpoint)
+            .interceptor(ops.clone())
+            .build(),
+    );
+    let table = format!("chengguo-test-{}", uuid::Uuid::new_v4().simple());
+    let created = ensure_table(&client, &table).await.expect("ensure_table");
+    assert!(created, "a new table is created");
+    (client, ops, table)
+}
+
+async fn drop_table(client: &Client, table: &str) {
+    client
+        .delete_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("delete table");
+}
+
+/// Runs one case on a store of its own table, drops the table, and checks that no operation
+/// of the case was a `Scan`.
+async fn run_case(name: &str) {
+    let Some(endpoint) = endpoint() else { return };
+    let (_, case) = store::CASES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no case {name} in the suite"));
+    let (client, ops, table) = fresh_table(&endpoint).await;
+    let store: Arc<dyn Store> = Arc::new(DynamoStore::new(client.clone(), &table));
+    let before = ops.names().len();
+    let outcome = tokio::spawn(case(store)).await;
+    drop_table(&client, &table).await;
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => panic!("case {name} did not finish: {e}"),
+        }
+    }
+    let used = ops.names()[before..].to_vec();
+    assert!(!used.is_empty(), "case {name}: the interceptor saw the case's requests");
+    assert!(
+        !used.iter().any(|op| op == "Scan"),
+        "case {name} used Scan: {used:?}"
+    );
+}
+
+macro_rules! suite {
+    ($($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                run_case(stringify!($case)).await;
+            }
+        )+
+
+        /// The cases run here are exactly the suite's: a case added to the suite fails this
+        /// test until it is added above.
+        #[test]
+        fn every_case_of_the_suite_runs_here() {
+            let here: Vec<&str> = vec![$(stringify!($case)),+];
+            let suite: Vec<&str> = store::CASES.iter().map(|(name, _)| *name).collect();
+            assert_eq!(here, suite);
+        }
+    };
+}
+
+suite!(
+    organisation,
+    users_and_sessions,
+    insert_registration,
+    guarded_update,
+    concurrent_commits,
+    numbers,
+    concurrent_claims,
+    list_scopes,
+    list_filters,
+    list_order_and_paging,
+    bad_cursor,
+    events_and_project_links,
+    attachments,
+    projects,
+    project_writes_are_atomic,
+    objections,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensure_table_creates_the_defined_indexes_once_and_enables_ttl() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, _s3) = client_for_endpoint(&endpoint).await;
+    let table = format!("chengguo-test-{}", uuid::Uuid::new_v4().simple());
+    assert!(ensure_table(&client, &table).await.expect("first ensure"));
+    assert!(
+        !ensure_table(&client, &table).await.expect("second ensure"),
+        "an existing table is left as it is"
+    );
+
+    let desc = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("describe");
+    let t = desc.table().expect("table description");
+    assert_eq!(t.table_status(), Some(&TableStatus::Active));
+    let def = table_definition();
+    let mut have: Vec<(String, Vec<String>)> = t
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            assert_eq!(g.index_status(), Some(&IndexStatus::Active));
+            (
+                g.index_name().unwrap_or_default().to_owned(),
+                g.key_schema()
+                    .iter()
+                    .map(|k| k.attribute_name().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    have.sort();
+    let mut want: Vec<(String, Vec<String>)> = def
+        .gsis
+        .iter()
+        .map(|g| (g.name.to_owned(), vec![g.pk.to_owned(), g.sk.to_owned()]))
+        .collect();
+    want.sort();
+    assert_eq!(have, want);
+
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("describe ttl");
+    let ttl = ttl.time_to_live_description().expect("ttl description");
+    assert_eq!(ttl.attribute_name(), Some(def.ttl_attribute));
+    assert!(matches!(
+        ttl.time_to_live_status(),
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ));
+    drop_table(&client, &table).await;
+}
+
+/// Pages of a filtered merge of several units still visit every match once, newest first,
+/// with many non-matching records between them; the cursor of one scope is refused by another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_units_page_through_sparse_matches_without_scanning() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, ops, table) = fresh_table(&endpoint).await;
+    let s = DynamoStore::new(client.clone(), &table);
+    let regs: Vec<_> = (0..40i64)
+        .map(|i| {
+            let unit = ["unit-a", "unit-b", "unit-c"][(i % 3) as usize];
+            let mut r = store::sample_registration(
+                &format!("m-{i:02}"),
+                "user-1",
+                unit,
+                None,
+                "auth-1",
+                store::at(i),
+            );
+            if i % 9 == 0 {
+                r.fields.title = Some(format!("needle {i}"));
+            }
+            r
+        })
+        .collect();
+    store::seed_registrations(&s, &regs).await;
+
+    let scope = ListScope::Units(vec!["unit-c".into(), "unit-a".into(), "unit-a".into()]);
+    let filter = ListFilter {
+        q: Some("NEEDLE".into()),
+        ..ListFilter::default()
+    };
+    let want: Vec<String> = regs
+        .iter()
+        .rev()
+        .filter(|r| scope.contains(r) && filter.matches(r))
+        .map(|r| r.id.clone())
+        .collect();
+    assert_eq!(want, ["m-36", "m-27", "m-18", "m-09", "m-00"]);
+    for limit in [1, 2, 3, 10] {
+        let got = store::list_all(&s, &scope, &filter, limit).await;
+        let got: Vec<String> = got.into_iter().map(|r| r.id).collect();
+        assert_eq!(got, want, "pages of {limit}");
+    }
+
+    let page = s
+        .list_registrations(&scope, &ListFilter::default(), 2, None)
+        .await
+        .expect("first page");
+    let cursor = page.next_cursor.expect("more follow");
+    assert_eq!(
+        s.list_registrations(&ListScope::Unit("unit-a".into()), &ListFilter::default(), 2, Some(&cursor))
+            .await,
+        Err(StoreError::BadCursor),
+        "a merge cursor is not a single-partition cursor"
+    );
+    let single = s
+        .list_registrations(&ListScope::Unit("unit-a".into()), &ListFilter::default(), 2, None)
+        .await
+        .expect("unit page")
+        .next_cursor
+        .expect("more follow");
+    for other in [ListScope::Unit("unit-b".into()), ListScope::All, scope.clone()] {
+        assert_eq!(
+            s.list_registrations(&other, &ListFilter::default(), 2, Some(&single))
+                .await,
+            Err(StoreError::BadCursor),
+            "a cursor of unit-a on {other:?}"
+        );
+    }
+    drop_table(&client, &table).await;
+    assert!(!ops.names().iter().any(|op| op == "Scan"));
+}

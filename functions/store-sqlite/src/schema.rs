@@ -1,0 +1,152 @@
+//! The schema as an ordered list of migrations, tracked by SQLite's `user_version`.
+//!
+//! Migration `i` (0-based) brings the schema from version `i` to `i + 1`. Migrations are only ever
+//! appended: a released one is never edited, because databases in the field already ran it.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use chengguo_domain::ports::{StoreError, StoreResult};
+
+use crate::Db;
+
+/// The migrations, oldest first.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema. Every entity is a JSON document (`doc`, serde_json of the domain
+    // type) plus the columns that queries filter or sort on.
+    r#"
+    CREATE TABLE authorities (
+        id  TEXT PRIMARY KEY,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE units (
+        id  TEXT PRIMARY KEY,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE departments (
+        id      TEXT PRIMARY KEY,
+        unit_id TEXT NOT NULL,
+        doc     TEXT NOT NULL
+    );
+    CREATE INDEX departments_by_unit ON departments (unit_id, id);
+
+    CREATE TABLE users (
+        id       TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        unit_id  TEXT,
+        doc      TEXT NOT NULL
+    );
+    CREATE INDEX users_by_unit ON users (unit_id, username);
+
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        doc        TEXT NOT NULL
+    );
+    CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+    -- created_at is Unix nanoseconds (UTC), so that ordering is numeric and offset-free.
+    -- search_* hold the lower-cased texts that ListFilter.q searches, lower-cased by Rust's
+    -- to_lowercase so that SQL matching equals ListFilter::matches exactly.
+    CREATE TABLE registrations (
+        id            TEXT PRIMARY KEY,
+        version       INTEGER NOT NULL,
+        owner_id      TEXT NOT NULL,
+        unit_id       TEXT NOT NULL,
+        department_id TEXT,
+        authority_id  TEXT NOT NULL,
+        project_id    TEXT,
+        state         TEXT NOT NULL,
+        kind          TEXT,
+        created_at    INTEGER NOT NULL,
+        search_title  TEXT,
+        search_number TEXT,
+        search_unit   TEXT,
+        doc           TEXT NOT NULL
+    );
+    CREATE INDEX registrations_by_time       ON registrations (created_at, id);
+    CREATE INDEX registrations_by_owner      ON registrations (owner_id, created_at, id);
+    CREATE INDEX registrations_by_department ON registrations (department_id, created_at, id);
+    CREATE INDEX registrations_by_unit       ON registrations (unit_id, created_at, id);
+    CREATE INDEX registrations_by_authority  ON registrations (authority_id, created_at, id);
+    CREATE INDEX registrations_by_project    ON registrations (project_id);
+
+    -- History is append-only: the primary key refuses a second event with the same seq.
+    CREATE TABLE events (
+        registration_id TEXT NOT NULL REFERENCES registrations (id),
+        seq             INTEGER NOT NULL,
+        doc             TEXT NOT NULL,
+        PRIMARY KEY (registration_id, seq)
+    ) WITHOUT ROWID;
+
+    -- The primary key is what makes a registration number unique across all records.
+    -- prefix/serial are NULL for a number that is not well formed.
+    CREATE TABLE numbers (
+        number          TEXT PRIMARY KEY,
+        prefix          TEXT,
+        serial          INTEGER,
+        registration_id TEXT NOT NULL REFERENCES registrations (id)
+    );
+    CREATE INDEX numbers_by_prefix ON numbers (prefix, serial);
+
+    CREATE TABLE attachments (
+        registration_id TEXT NOT NULL REFERENCES registrations (id),
+        id              TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        doc             TEXT NOT NULL,
+        PRIMARY KEY (registration_id, id)
+    );
+    CREATE INDEX attachments_pending ON attachments (status, expires_at);
+
+    CREATE TABLE projects (
+        id      TEXT PRIMARY KEY,
+        number  TEXT NOT NULL UNIQUE,
+        unit_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        doc     TEXT NOT NULL
+    );
+    CREATE INDEX projects_by_unit ON projects (unit_id, number);
+
+    CREATE TABLE objections (
+        id              TEXT PRIMARY KEY,
+        registration_id TEXT NOT NULL REFERENCES registrations (id),
+        filed_at        INTEGER NOT NULL,
+        doc             TEXT NOT NULL
+    );
+    CREATE INDEX objections_by_registration ON objections (registration_id, filed_at, id);
+    "#,
+];
+
+/// The schema version this build writes: the number of migrations.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`SCHEMA_VERSION`] in one transaction; a no-op when it is there.
+///
+/// A database from a newer build is refused rather than used, since its meaning is unknown.
+pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    // IMMEDIATE: two processes opening the same new file must not both run migration 1.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let current: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .db()?;
+    let current = usize::try_from(current)
+        .map_err(|_| StoreError::Backend(format!("invalid schema version {current}")))?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "the database has schema version {current}, newer than this program's {SCHEMA_VERSION}"
+        )));
+    }
+    if current == MIGRATIONS.len() {
+        return Ok(());
+    }
+    for sql in &MIGRATIONS[current..] {
+        tx.execute_batch(sql).db()?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .db()?;
+    tx.commit().db()
+}
