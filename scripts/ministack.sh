@@ -10,10 +10,12 @@
 #   MINISTACK_PORT     port to listen on (default 4566)
 #   CHENGGUO_VENV      Python virtual environment holding ministack (default <repo>/.venv)
 #   CHENGGUO_RUN_DIR   where the PID file and the log go (default ${TMPDIR:-/tmp}/chengguo)
+#   MINISTACK_AUTH     true to make ministack refuse unsigned requests too (default false)
 #
 # Tests then use: CHENGGUO_TEST_AWS_ENDPOINT=$(scripts/ministack.sh endpoint)
 # ministack accepts the credentials test/test (region us-east-1); it verifies presigned URLs'
-# SigV4 signature and expiry itself, even without AUTH=true.
+# SigV4 signature and expiry itself, even without AUTH=true. It does not check header-signed
+# requests' signatures, and without AUTH=true it serves unsigned (anonymous) S3 requests.
 set -euo pipefail
 
 MINISTACK_VERSION=1.5.33
@@ -55,26 +57,9 @@ install() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "ministack==$MINISTACK_VERSION"
 }
 
-start() {
-    mkdir -p "$RUN_DIR"
-    if pid=$(running_pid); then
-        if answers; then
-            echo "ministack: already running (PID $pid) at $ENDPOINT" >&2
-            return 0
-        fi
-    elif answers; then
-        echo "ministack: something else already answers at $ENDPOINT; choose another MINISTACK_PORT" >&2
-        return 1
-    fi
-    install
-    # BIND_HOST keeps it off other interfaces; GATEWAY_PORT is its port. The credentials are the
-    # ones it accepts for signed requests (presigned URLs are verified against them).
-    env BIND_HOST=$HOST GATEWAY_PORT="$PORT" \
-        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
-        MINISTACK_REGION=us-east-1 S3_PERSIST=0 PERSIST_STATE=0 LOG_LEVEL=WARNING \
-        nohup "$VENV/bin/ministack" >"$LOG_FILE" 2>&1 </dev/null &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
+# Waits (at most 60 s) until the server of PID $1 answers; stops it when it never does.
+wait_ready() {
+    local pid=$1
     for _ in $(seq 1 120); do
         if answers; then
             echo "ministack: PID $pid ready at $ENDPOINT (log $LOG_FILE)" >&2
@@ -92,6 +77,31 @@ start() {
     tail -n 40 "$LOG_FILE" >&2 || true
     stop
     return 1
+}
+
+start() {
+    mkdir -p "$RUN_DIR"
+    local pid
+    if pid=$(running_pid); then
+        echo "ministack: already started (PID $pid)" >&2
+        wait_ready "$pid"
+        return
+    fi
+    if answers; then
+        echo "ministack: something else already answers at $ENDPOINT; choose another MINISTACK_PORT" >&2
+        return 1
+    fi
+    install
+    # BIND_HOST keeps it off other interfaces; GATEWAY_PORT is its port. The credentials are the
+    # ones it accepts for signed requests (presigned URLs are verified against them).
+    env BIND_HOST=$HOST GATEWAY_PORT="$PORT" \
+        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+        MINISTACK_REGION=us-east-1 S3_PERSIST=0 PERSIST_STATE=0 LOG_LEVEL=WARNING \
+        AUTH="${MINISTACK_AUTH:-false}" \
+        nohup "$VENV/bin/ministack" >"$LOG_FILE" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    wait_ready "$pid"
 }
 
 stop() {

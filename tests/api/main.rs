@@ -1,4 +1,10 @@
 //! The HTTP API end to end, on the embedded backend and on DynamoDB + S3; modules mirror the
 //! routes.
 
+mod attachments;
+mod bad_input;
+mod concurrency;
+mod projects;
+mod scope;
+mod session;
 mod workflow;

@@ -358,6 +358,10 @@ pub async fn next_number(state: &AppState, user: &User, id: &str) -> ApiResult<S
         ))
         .into());
     }
+    // A reopened record keeps its number until it is decided with another (domain.md §6).
+    if let Some(n) = &reg.registration_number {
+        return Ok(n.clone());
+    }
     let all = authorities(state).await?;
     let authority = all
         .iter()

@@ -22,7 +22,8 @@ use time::Duration;
 pub enum Expiry {
     /// Presign for 1 s and wait 1.5 s of real time (what S3 needs).
     Wait,
-    /// Presign for 1 s and move the backend's clock by the given span (2 s is passed).
+    /// Presign for 1 s and move the backend's clock by the given span (2 s is passed). The clock
+    /// should start near the real time: `expires_at` is checked against it.
     Advance(Arc<dyn Fn(Duration) + Send + Sync>),
 }
 

@@ -16,8 +16,8 @@
 //!   [`StoreError::NumberTaken`]; a project with an existing `number` is
 //!   [`StoreError::AlreadyExists`] carrying that number, an existing project id is `Conflict`. In
 //!   every refusal nothing of the write set is applied.
-//! - `release_number` is applied before `claim_number`, so one write may move a record from one
-//!   number to another.
+//! - One write may release a record's number and claim another for it; a refused claim keeps
+//!   the released number held.
 //! - `max_serial(prefix)` is the highest serial among numbers held now, compared as numbers.
 //! - `expired_attachments(now, limit)`: pending attachments with `expires_at < now` (strictly).
 //! - `create_user` with a taken username is `AlreadyExists(username)`.
@@ -224,7 +224,10 @@ pub fn update_write(expected_version: u64, next: &Registration, event: Option<Ev
 /// Inserts every record with [`insert_write`], panicking on any refusal.
 pub async fn seed_registrations(store: &dyn Store, regs: &[Registration]) {
     for reg in regs {
-        ok(store.commit(insert_write(reg)).await, &format!("insert {}", reg.id));
+        ok(
+            store.commit(insert_write(reg)).await,
+            &format!("insert {}", reg.id),
+        );
     }
 }
 
@@ -448,8 +451,14 @@ pub async fn organisation(store: Arc<dyn Store>) {
     ok(s.put_unit(&u2).await, "put unit-2");
     u2.name = "中山某科技股份有限公司".into();
     ok(s.put_unit(&u2).await, "put unit-2 again");
-    assert_eq!(ok(s.get_unit("unit-1").await, "get unit-1"), Some(u1.clone()));
-    assert_eq!(ok(s.get_unit("unit-2").await, "get unit-2"), Some(u2.clone()));
+    assert_eq!(
+        ok(s.get_unit("unit-1").await, "get unit-1"),
+        Some(u1.clone())
+    );
+    assert_eq!(
+        ok(s.get_unit("unit-2").await, "get unit-2"),
+        Some(u2.clone())
+    );
     assert_eq!(ok(s.get_unit("unit-9").await, "get unit-9"), None);
     let listed = sorted(&ok(s.list_units().await, "units"), |u| u.id.clone());
     assert_eq!(listed, vec![u1, u2], "units after upsert");
@@ -556,9 +565,7 @@ pub async fn users_and_sessions(store: Arc<dyn Store>) {
         ok(s.list_users(Some("unit-9")).await, "users of unit-9"),
         vec![]
     );
-    let everyone = sorted(&ok(s.list_users(None).await, "all users"), |u| {
-        u.id.clone()
-    });
+    let everyone = sorted(&ok(s.list_users(None).await, "all users"), |u| u.id.clone());
     assert_eq!(everyone, vec![leader, unit_admin, leader_b, admin]);
 
     let session = Session {
@@ -663,7 +670,10 @@ pub async fn guarded_update(store: Arc<dyn Store>) {
         "update v1 → v2",
     );
     assert_eq!(get_reg(s, "reg-1").await, Some(v2.clone()));
-    assert_eq!(events(s, "reg-1").await, vec![create_event(&v1), e2.clone()]);
+    assert_eq!(
+        events(s, "reg-1").await,
+        vec![create_event(&v1), e2.clone()]
+    );
 
     for stale in [1, 3, 7] {
         let (v3, e3) = next_version(&v2, Action::Pass, State::PointReview, at(200));
@@ -794,7 +804,8 @@ pub async fn numbers(store: Arc<dyn Store>) {
     assert_eq!(max_serial(s, "4422026Y").await, None, "no numbers yet");
     assert_eq!(holder(s, "4422026Y0003").await, None);
 
-    let mk = |id: &str, secs: i64| sample_registration(id, "user-1", "unit-1", None, "auth-1", at(secs));
+    let mk =
+        |id: &str, secs: i64| sample_registration(id, "user-1", "unit-1", None, "auth-1", at(secs));
     let claim = |reg: &Registration, number: &str| {
         let mut reg = reg.clone();
         reg.registration_number = Some(number.into());
@@ -1321,16 +1332,7 @@ pub async fn list_order_and_paging(store: Arc<dyn Store>) {
 pub async fn bad_cursor(store: Arc<dyn Store>) {
     let s = store.as_ref();
     let regs: Vec<Registration> = (0..3)
-        .map(|i| {
-            sample_registration(
-                &format!("c-{i}"),
-                "user-1",
-                "unit-1",
-                None,
-                "auth-1",
-                at(i),
-            )
-        })
+        .map(|i| sample_registration(&format!("c-{i}"), "user-1", "unit-1", None, "auth-1", at(i)))
         .collect();
     seed_registrations(s, &regs).await;
     for garbage in [
@@ -1443,7 +1445,10 @@ pub async fn attachments(store: Arc<dyn Store>) {
         Some(a1.clone())
     );
     assert_eq!(
-        ok(s.get_attachment("reg-2", "att-1").await, "att-1 under reg-2"),
+        ok(
+            s.get_attachment("reg-2", "att-1").await,
+            "att-1 under reg-2"
+        ),
         None,
         "an attachment is found only under its registration"
     );
@@ -1455,10 +1460,7 @@ pub async fn attachments(store: Arc<dyn Store>) {
         a.id.clone()
     });
     assert_eq!(of1, vec![a1.clone(), a2.clone(), a3.clone()]);
-    assert_eq!(
-        ok(s.list_attachments("reg-9").await, "list reg-9"),
-        vec![]
-    );
+    assert_eq!(ok(s.list_attachments("reg-9").await, "list reg-9"), vec![]);
 
     let expired = sorted(&ok(s.expired_attachments(now, 10).await, "expired"), |a| {
         a.id.clone()
@@ -1472,7 +1474,10 @@ pub async fn attachments(store: Arc<dyn Store>) {
     assert_eq!(one.len(), 1, "limit respected");
     assert!(one[0] == a3 || one[0] == a4, "one of the expired: {one:?}");
     assert_eq!(
-        ok(s.expired_attachments(at(0), 10).await, "nothing expired yet"),
+        ok(
+            s.expired_attachments(at(0), 10).await,
+            "nothing expired yet"
+        ),
         vec![]
     );
 
@@ -1578,10 +1583,7 @@ pub async fn projects(store: Arc<dyn Store>) {
         s.commit(project_write(&p1b, Some(1))).await,
         "update proj-1 v1 → v2",
     );
-    assert_eq!(
-        ok(s.get_project("proj-1").await, "get"),
-        Some(p1b.clone())
-    );
+    assert_eq!(ok(s.get_project("proj-1").await, "get"), Some(p1b.clone()));
     assert_eq!(
         ok(s.find_project("2024GDKJ001").await, "find"),
         Some(p1b.clone())
@@ -1596,10 +1598,7 @@ pub async fn projects(store: Arc<dyn Store>) {
             StoreError::Conflict,
             &format!("update proj-1 guarded by {stale} while at 2"),
         );
-        assert_eq!(
-            ok(s.get_project("proj-1").await, "get"),
-            Some(p1b.clone())
-        );
+        assert_eq!(ok(s.get_project("proj-1").await, "get"), Some(p1b.clone()));
     }
     let ghost = sample_project("proj-9", "2024GDKJ099", "unit-1");
     refused(
@@ -1736,14 +1735,8 @@ pub async fn objections(store: Arc<dyn Store>) {
         o.id.clone()
     });
     assert_eq!(of1, vec![o1.clone(), o2.clone()]);
-    assert_eq!(
-        ok(s.list_objections("reg-2").await, "list reg-2"),
-        vec![o3]
-    );
-    assert_eq!(
-        ok(s.list_objections("reg-9").await, "list reg-9"),
-        vec![]
-    );
+    assert_eq!(ok(s.list_objections("reg-2").await, "list reg-2"), vec![o3]);
+    assert_eq!(ok(s.list_objections("reg-9").await, "list reg-9"), vec![]);
 
     o1.resolution = Some("经核实，异议不成立。".into());
     o1.resolved_by = Some("point".into());

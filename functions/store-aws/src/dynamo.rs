@@ -61,17 +61,31 @@ const PROJECT_ID: &str = "project_id";
 const REGISTRATION_ID: &str = "registration_id";
 const PENDING: &str = "PENDING";
 
-/// At most this many `Query` calls fill one page of a filtered listing; a page may come back
-/// short, with a cursor, when the filter rejects many records.
-const MAX_QUERY_CALLS: usize = 8;
-/// The largest `Limit` of one listing query.
-const MAX_BATCH: usize = 500;
+/// How much reading fills one page of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageBudget {
+    /// At most this many `Query` calls per partition fill a page once something matched; a page
+    /// may come back short, with a cursor, when the filter rejects many records.
+    pub max_calls: usize,
+    /// The largest `Limit` of one listing query; batches grow up to it.
+    pub max_batch: usize,
+}
+
+impl Default for PageBudget {
+    fn default() -> Self {
+        PageBudget {
+            max_calls: 8,
+            max_batch: 500,
+        }
+    }
+}
 
 /// [`Store`] on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    budget: PageBudget,
 }
 
 impl DynamoStore {
@@ -79,7 +93,17 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            budget: PageBudget::default(),
         }
+    }
+
+    /// Changes how much reading fills a page (tests use a tiny budget to reach its edges).
+    pub fn with_page_budget(mut self, budget: PageBudget) -> Self {
+        self.budget = PageBudget {
+            max_calls: budget.max_calls.max(1),
+            max_batch: budget.max_batch.clamp(2, 1000),
+        };
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -169,9 +193,8 @@ mod parts {
     pub const ALL_PROJECTS: &str = "PROJ";
 }
 
-const SORTABLE: &[BorrowedFormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
-);
+const SORTABLE: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
 
 /// An instant as fixed-width UTC text, which sorts as the instants do.
 fn sortable_time(t: OffsetDateTime) -> StoreResult<String> {
@@ -257,7 +280,10 @@ impl Stored for Registration {
         let mut a = vec![
             (BY_OWNER.pk, s(parts::registrations_of(&self.owner_id))),
             (BY_UNIT.pk, s(parts::registrations_of(&self.unit_id))),
-            (BY_AUTHORITY.pk, s(parts::registrations_of(&self.authority_id))),
+            (
+                BY_AUTHORITY.pk,
+                s(parts::registrations_of(&self.authority_id)),
+            ),
             (BY_ALL.pk, s(parts::ALL_REGISTRATIONS)),
             (BY_OWNER.sk, s(list_sort_key(self.created_at, &self.id)?)),
             (VERSION, n(self.version)),
@@ -404,7 +430,12 @@ impl Cursor {
             (1, Some(k), None) => {
                 let map = k.as_object().ok_or(StoreError::BadCursor)?;
                 map.iter()
-                    .map(|(name, v)| Ok((name.clone(), v.as_str().ok_or(StoreError::BadCursor)?.to_owned())))
+                    .map(|(name, v)| {
+                        Ok((
+                            name.clone(),
+                            v.as_str().ok_or(StoreError::BadCursor)?.to_owned(),
+                        ))
+                    })
                     .collect::<StoreResult<_>>()
                     .map(Cursor::Key)
             }
@@ -438,6 +469,7 @@ impl Cursor {
         Ok(k.iter().map(|(n, v)| (n.clone(), s(v.clone()))).collect())
     }
 
+    /// The cursor resuming after `item` (a record or a last evaluated key) in `gsi`.
     fn from_item(item: &Item, gsi: &Gsi) -> StoreResult<Cursor> {
         [PK, SK, gsi.pk, gsi.sk]
             .iter()
@@ -513,7 +545,13 @@ impl Condition {
 }
 
 impl Transaction {
-    fn put(&mut self, table: &str, item: Item, cond: Option<Condition>, guard: Guard) -> StoreResult<()> {
+    fn put(
+        &mut self,
+        table: &str,
+        item: Item,
+        cond: Option<Condition>,
+        guard: Guard,
+    ) -> StoreResult<()> {
         let mut b = Put::builder().table_name(table).set_item(Some(item));
         if let Some(c) = cond {
             b = b.condition_expression(c.expression);
@@ -525,7 +563,8 @@ impl Transaction {
             }
         }
         let put = b.build().map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.items.push(TransactWriteItem::builder().put(put).build());
+        self.items
+            .push(TransactWriteItem::builder().put(put).build());
         self.guards.push(guard);
         Ok(())
     }
@@ -536,7 +575,8 @@ impl Transaction {
             .set_key(Some(key_item(key)))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.items.push(TransactWriteItem::builder().delete(delete).build());
+        self.items
+            .push(TransactWriteItem::builder().delete(delete).build());
         self.guards.push(Guard::Unguarded);
         Ok(())
     }
@@ -549,7 +589,12 @@ impl Transaction {
             Guard::Record,
         )?;
         if let Some(event) = &w.event {
-            self.put(table, event.to_item()?, Some(Condition::absent()), Guard::Record)?;
+            self.put(
+                table,
+                event.to_item()?,
+                Some(Condition::absent()),
+                Guard::Record,
+            )?;
         }
         Ok(())
     }
@@ -562,7 +607,11 @@ impl Transaction {
             Guard::Record,
         )?;
         if w.expected_version.is_none() {
-            let claim = pointer_item(keys::project_number(&w.record.number), PROJECT_ID, &w.record.id);
+            let claim = pointer_item(
+                keys::project_number(&w.record.number),
+                PROJECT_ID,
+                &w.record.id,
+            );
             self.put(
                 table,
                 claim,
@@ -596,21 +645,33 @@ impl Transaction {
     }
 
     /// Explains a cancelled transaction: a version or existence guard wins over a number taken.
-    fn explain(&self, e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError {
-        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
+    fn explain(
+        &self,
+        e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> StoreError {
+        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
+        else {
             return backend(e);
         };
         let reasons = c.cancellation_reasons();
         let failed: Vec<&Guard> = reasons
             .iter()
             .zip(&self.guards)
-            .filter(|(r, _)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
+            .filter(|(r, _)| {
+                matches!(
+                    r.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
             .map(|(_, g)| g)
             .collect();
         if failed.is_empty() {
             return backend(e);
         }
-        if failed.iter().any(|g| matches!(g, Guard::Record | Guard::Unguarded)) {
+        if failed
+            .iter()
+            .any(|g| matches!(g, Guard::Record | Guard::Unguarded))
+        {
             return StoreError::Conflict;
         }
         match failed[0] {
@@ -645,7 +706,11 @@ impl DynamoStore {
     }
 
     async fn get<T: Stored>(&self, key: Key) -> StoreResult<Option<T>> {
-        self.get_item(key).await?.as_ref().map(T::from_item).transpose()
+        self.get_item(key)
+            .await?
+            .as_ref()
+            .map(T::from_item)
+            .transpose()
     }
 
     async fn put_item(&self, item: Item) -> StoreResult<()> {
@@ -738,7 +803,7 @@ impl DynamoStore {
             .expression_attribute_values(":p", s(value))
             .scan_index_forward(forward)
             .set_exclusive_start_key(start)
-            .set_limit(limit.map(|l| l.clamp(1, MAX_BATCH) as i32));
+            .set_limit(limit.map(|l| l.clamp(1, self.budget.max_batch) as i32));
         q = match below {
             Some(b) => q
                 .key_condition_expression("#p = :p AND #s < :below")
@@ -757,7 +822,18 @@ impl DynamoStore {
             .collect()
     }
 
-    /// One page of one index partition, filled by at most [`MAX_QUERY_CALLS`] queries.
+    /// How many records the first listing query reads: a page and one more, more when
+    /// filtering.
+    fn batch_size(&self, filter: &ListFilter, limit: usize) -> usize {
+        let factor = if *filter == ListFilter::default() {
+            1
+        } else {
+            4
+        };
+        ((limit + 1) * factor).clamp(2, self.budget.max_batch)
+    }
+
+    /// One page of one index partition, filled within the [`PageBudget`].
     async fn page_of_partition(
         &self,
         part: &Partition,
@@ -765,20 +841,31 @@ impl DynamoStore {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Registration>> {
-        let mut start = cursor.map(|c| c.start_key(part.gsi, &part.value)).transpose()?;
-        let mut batch = batch_size(filter, limit);
+        let mut start = cursor
+            .map(|c| c.start_key(part.gsi, &part.value))
+            .transpose()?;
+        let mut batch = self.batch_size(filter, limit);
         // Up to one more match than the page holds, to know whether a next page exists.
         let mut found: Vec<(Registration, Item)> = Vec::new();
         let mut exhausted = false;
         let mut calls = 0;
         // A page with a cursor is never empty: the bound applies once something matched.
-        while found.len() <= limit && !exhausted && (calls < MAX_QUERY_CALLS || found.is_empty())
+        while found.len() <= limit
+            && !exhausted
+            && (calls < self.budget.max_calls || found.is_empty())
         {
             calls += 1;
             let resp = self
-                .index_query(part.gsi, &part.value, None, start.take(), Some(batch), false)
+                .index_query(
+                    part.gsi,
+                    &part.value,
+                    None,
+                    start.take(),
+                    Some(batch),
+                    false,
+                )
                 .await?;
-            batch = (batch * 2).min(MAX_BATCH);
+            batch = (batch * 2).min(self.budget.max_batch);
             for item in resp.items() {
                 let reg = Registration::from_item(item)?;
                 if filter.matches(&reg) {
@@ -793,20 +880,19 @@ impl DynamoStore {
         }
         let next_cursor = if found.len() > limit {
             found.truncate(limit);
-            let (_, last) = found.last().ok_or(StoreError::BadCursor)?;
-            Some(Cursor::from_item(last, part.gsi)?.encode())
+            found
+                .last()
+                .map(|(_, last)| Cursor::from_item(last, part.gsi))
+                .transpose()?
+                .map(|c| c.encode())
         } else if exhausted {
             None
         } else {
-            let start = start.ok_or_else(|| StoreError::Backend("no resume key".into()))?;
-            let key = start
-                .iter()
-                .map(|(k, v)| match v {
-                    AttributeValue::S(v) => Ok((k.clone(), v.clone())),
-                    _ => Err(StoreError::Backend(format!("non-string key attribute {k}"))),
-                })
-                .collect::<StoreResult<_>>()?;
-            Some(Cursor::Key(key).encode())
+            // Out of queries: resume after the last record read.
+            start
+                .map(|lek| Cursor::from_item(&lek, part.gsi))
+                .transpose()?
+                .map(|c| c.encode())
         };
         Ok(Page {
             items: found.into_iter().map(|(r, _)| r).collect(),
@@ -843,15 +929,19 @@ impl DynamoStore {
                 done: false,
             })
             .collect();
-        let mut batch = batch_size(filter, limit);
+        let mut batch = self.batch_size(filter, limit);
         let streams_len = streams.len();
-        let budget = MAX_QUERY_CALLS + 2 * streams_len;
+        // One first query per partition, then the budget.
+        let budget = self.budget.max_calls + streams_len;
         let mut calls = 0;
         let mut found: Vec<(String, Registration)> = Vec::new();
         let mut considered = below.clone();
         let mut out_of_budget = false;
         while found.len() <= limit {
-            for st in streams.iter_mut().filter(|st| st.buffer.is_empty() && !st.done) {
+            for st in streams
+                .iter_mut()
+                .filter(|st| st.buffer.is_empty() && !st.done)
+            {
                 // A page with a cursor is never empty: the bound applies once something matched.
                 if calls >= budget && !found.is_empty() {
                     out_of_budget = true;
@@ -875,7 +965,7 @@ impl DynamoStore {
                 st.start = resp.last_evaluated_key().cloned();
                 st.done = st.start.is_none();
                 if calls % streams_len == 0 {
-                    batch = (batch * 2).min(MAX_BATCH);
+                    batch = (batch * 2).min(self.budget.max_batch);
                 }
             }
             if out_of_budget {
@@ -898,7 +988,9 @@ impl DynamoStore {
         }
         let next_cursor = if found.len() > limit {
             found.truncate(limit);
-            found.last().map(|(sk, _)| Cursor::After(sk.clone()).encode())
+            found
+                .last()
+                .map(|(sk, _)| Cursor::After(sk.clone()).encode())
         } else if out_of_budget {
             considered.map(|sk| Cursor::After(sk).encode())
         } else {
@@ -909,12 +1001,6 @@ impl DynamoStore {
             next_cursor,
         })
     }
-}
-
-/// How many records one listing query reads: a page and one more, more when filtering.
-fn batch_size(filter: &ListFilter, limit: usize) -> usize {
-    let factor = if *filter == ListFilter::default() { 1 } else { 4 };
-    ((limit + 1) * factor).clamp(2, MAX_BATCH)
 }
 
 /// The index partitions holding the registrations of a scope.
@@ -979,7 +1065,12 @@ impl Store for DynamoStore {
 
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         let mut tx = Transaction::default();
-        tx.put(&self.table, u.to_item()?, Some(Condition::absent()), Guard::Record)?;
+        tx.put(
+            &self.table,
+            u.to_item()?,
+            Some(Condition::absent()),
+            Guard::Record,
+        )?;
         tx.put(
             &self.table,
             pointer_item(keys::username(&u.username), USER_ID, &u.id),
@@ -998,7 +1089,12 @@ impl Store for DynamoStore {
             return Err(StoreError::Conflict);
         };
         let mut tx = Transaction::default();
-        tx.put(&self.table, u.to_item()?, Some(Condition::present()), Guard::Record)?;
+        tx.put(
+            &self.table,
+            u.to_item()?,
+            Some(Condition::present()),
+            Guard::Record,
+        )?;
         if old.username != u.username {
             tx.delete(&self.table, keys::username(&old.username))?;
             tx.put(
@@ -1073,10 +1169,14 @@ impl Store for DynamoStore {
                 items: Vec::new(),
                 next_cursor: None,
             }),
-            (ListScope::Units(_), _) => self.page_of_merge(parts, filter, limit, cursor.as_ref()).await,
+            (ListScope::Units(_), _) => {
+                self.page_of_merge(parts, filter, limit, cursor.as_ref())
+                    .await
+            }
             (_, _) => {
                 let part = parts.remove(0);
-                self.page_of_partition(&part, filter, limit, cursor.as_ref()).await
+                self.page_of_partition(&part, filter, limit, cursor.as_ref())
+                    .await
             }
         }
     }
@@ -1127,10 +1227,10 @@ impl Store for DynamoStore {
         let mut out = Vec::with_capacity(items.len());
         for item in &items {
             let id = Registration::from_item(item)?.id;
-            if let Some(reg) = self.get_registration(&id).await? {
-                if reg.project_id.as_deref() == Some(project_id) {
-                    out.push(reg);
-                }
+            if let Some(reg) = self.get_registration(&id).await?
+                && reg.project_id.as_deref() == Some(project_id)
+            {
+                out.push(reg);
             }
         }
         Ok(out)
@@ -1161,7 +1261,8 @@ impl Store for DynamoStore {
     }
 
     async fn delete_attachment(&self, registration_id: &str, id: &str) -> StoreResult<()> {
-        self.delete_item(keys::attachment(registration_id, id)).await
+        self.delete_item(keys::attachment(registration_id, id))
+            .await
     }
 
     async fn expired_attachments(
@@ -1185,7 +1286,8 @@ impl Store for DynamoStore {
                 .await?;
             for item in resp.items() {
                 let a = Attachment::from_item(item)?;
-                if a.status == AttachmentStatus::Pending && a.expires_at < now && out.len() < limit {
+                if a.status == AttachmentStatus::Pending && a.expires_at < now && out.len() < limit
+                {
                     out.push(a);
                 }
             }
@@ -1205,7 +1307,9 @@ impl Store for DynamoStore {
         let Some(pointer) = self.get_item(keys::project_number(number)).await? else {
             return Ok(None);
         };
-        let project: Option<Project> = self.get(keys::project(get_s(&pointer, PROJECT_ID)?)).await?;
+        let project: Option<Project> = self
+            .get(keys::project(get_s(&pointer, PROJECT_ID)?))
+            .await?;
         Ok(project.filter(|p| p.number == number))
     }
 
@@ -1221,7 +1325,11 @@ impl Store for DynamoStore {
         tx.put(&self.table, o.to_item()?, None, Guard::Unguarded)?;
         tx.put(
             &self.table,
-            pointer_item(keys::objection_pointer(&o.id), REGISTRATION_ID, &o.registration_id),
+            pointer_item(
+                keys::objection_pointer(&o.id),
+                REGISTRATION_ID,
+                &o.registration_id,
+            ),
             None,
             Guard::Unguarded,
         )?;
@@ -1287,7 +1395,10 @@ mod tests {
             (PK.to_owned(), "REG#x".to_owned()),
             (SK.to_owned(), "REG".to_owned()),
             (BY_OWNER.pk.to_owned(), "REG#o".to_owned()),
-            (BY_OWNER.sk.to_owned(), "2026-01-01T19:04:05.000000000Z#x".to_owned()),
+            (
+                BY_OWNER.sk.to_owned(),
+                "2026-01-01T19:04:05.000000000Z#x".to_owned(),
+            ),
         ]));
         let decoded = Cursor::decode(&key.encode()).unwrap();
         assert_eq!(decoded, key);
@@ -1296,9 +1407,23 @@ mod tests {
             decoded.start_key(&BY_OWNER, "REG#other"),
             Err(StoreError::BadCursor)
         );
-        assert_eq!(decoded.start_key(&BY_UNIT, "REG#o"), Err(StoreError::BadCursor));
-        for garbage in ["", "!!!", "bm90IGpzb24", "e30", "eyJrIjoxfQ", "eyJhIjoieCJ9"] {
-            assert_eq!(Cursor::decode(garbage), Err(StoreError::BadCursor), "{garbage}");
+        assert_eq!(
+            decoded.start_key(&BY_UNIT, "REG#o"),
+            Err(StoreError::BadCursor)
+        );
+        for garbage in [
+            "",
+            "!!!",
+            "bm90IGpzb24",
+            "e30",
+            "eyJrIjoxfQ",
+            "eyJhIjoieCJ9",
+        ] {
+            assert_eq!(
+                Cursor::decode(garbage),
+                Err(StoreError::BadCursor),
+                "{garbage}"
+            );
         }
     }
 
@@ -1308,6 +1433,9 @@ mod tests {
             keys::number("4422026Y0007"),
             ("NUMSEQ#4422026Y".to_owned(), "0007".to_owned())
         );
-        assert_eq!(keys::number("bad"), ("NUM#bad".to_owned(), "NUM".to_owned()));
+        assert_eq!(
+            keys::number("bad"),
+            ("NUM#bad".to_owned(), "NUM".to_owned())
+        );
     }
 }

@@ -9,9 +9,8 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
@@ -173,10 +172,7 @@ const POLL: Duration = Duration::from_millis(500);
 /// Creates the table when missing (on-demand billing, the indexes of [`table_definition`]),
 /// adds any missing index to an existing table, waits until everything is active, and turns on
 /// time to live on `ttl` where the server supports it. Returns whether the table was created.
-pub async fn ensure_table(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Result<bool, String> {
+pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<bool, String> {
     let def = table_definition();
     let created = match client.describe_table().table_name(table).send().await {
         Ok(_) => false,
@@ -202,7 +198,11 @@ async fn create_table(
     table: &str,
     def: &TableDefinition,
 ) -> Result<(), String> {
-    let gsis = def.gsis.iter().map(gsi_spec).collect::<Result<Vec<_>, _>>()?;
+    let gsis = def
+        .gsis
+        .iter()
+        .map(gsi_spec)
+        .collect::<Result<Vec<_>, _>>()?;
     let result = client
         .create_table()
         .table_name(table)
@@ -246,7 +246,11 @@ async fn add_missing_indexes(
                 .collect()
         })
         .unwrap_or_default();
-    for g in def.gsis.iter().filter(|g| !existing.iter().any(|e| e == g.name)) {
+    for g in def
+        .gsis
+        .iter()
+        .filter(|g| !existing.iter().any(|e| e == g.name))
+    {
         let spec = gsi_spec(g)?;
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(spec.index_name())
@@ -258,7 +262,9 @@ async fn add_missing_indexes(
             .update_table()
             .table_name(table)
             .set_attribute_definitions(Some(attribute_definitions(&[g.pk, g.sk])?))
-            .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
             .send()
             .await
             .map_err(sdk_text)?;
@@ -279,8 +285,7 @@ async fn wait_active(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(
             .map_err(sdk_text)?;
         let ready = desc.table().is_some_and(|t| {
             t.table_status() == Some(&TableStatus::Active)
-                && t
-                    .global_secondary_indexes()
+                && t.global_secondary_indexes()
                     .iter()
                     .all(|g| g.index_status() == Some(&IndexStatus::Active))
         });
@@ -298,7 +303,12 @@ async fn enable_ttl(
     table: &str,
     attribute: &str,
 ) -> Result<(), String> {
-    match client.describe_time_to_live().table_name(table).send().await {
+    match client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+    {
         Ok(out) => {
             let on = out.time_to_live_description().is_some_and(|d| {
                 matches!(
@@ -425,7 +435,11 @@ pub fn dynamo_config_for_endpoint(endpoint: &str) -> aws_sdk_dynamodb::config::B
         .behavior_version(BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new(TEST_REGION))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "chengguo-test",
+            "test",
+            "test",
+            None,
+            None,
+            "chengguo-test",
         ))
         .endpoint_url(endpoint)
 }
@@ -436,16 +450,18 @@ pub fn s3_config_for_endpoint(endpoint: &str) -> aws_sdk_s3::config::Builder {
         .behavior_version(BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new(TEST_REGION))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "chengguo-test",
+            "test",
+            "test",
+            None,
+            None,
+            "chengguo-test",
         ))
         .endpoint_url(endpoint)
         .force_path_style(true)
 }
 
 /// Clients for a local AWS-compatible server at `endpoint` (tests, local runs).
-pub async fn client_for_endpoint(
-    endpoint: &str,
-) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
+pub async fn client_for_endpoint(endpoint: &str) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
     (
         aws_sdk_dynamodb::Client::from_conf(dynamo_config_for_endpoint(endpoint).build()),
         aws_sdk_s3::Client::from_conf(s3_config_for_endpoint(endpoint).build()),
@@ -542,8 +558,17 @@ mod tests {
                 .iter()
                 .find(|b| b.lines().next().map(str::trim) == Some(g.name))
                 .unwrap_or_else(|| panic!("index {} missing from the template", g.name));
-            assert_eq!(key_entries(block), hash_range(g.pk, g.sk), "keys of {}", g.name);
-            assert!(block.contains("ProjectionType: ALL"), "projection of {}", g.name);
+            assert_eq!(
+                key_entries(block),
+                hash_range(g.pk, g.sk),
+                "keys of {}",
+                g.name
+            );
+            assert!(
+                block.contains("ProjectionType: ALL"),
+                "projection of {}",
+                g.name
+            );
         }
     }
 
@@ -561,10 +586,11 @@ mod tests {
     fn index_names_are_valid_for_dynamodb() {
         for g in table_definition().gsis {
             assert!(g.name.len() >= 3);
-            assert!(g
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')));
+            assert!(
+                g.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            );
         }
     }
 }

@@ -12,9 +12,14 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::types::{IndexStatus, TableStatus, TimeToLiveStatus};
-use chengguo_aws::dynamo::DynamoStore;
-use chengguo_aws::setup::{client_for_endpoint, dynamo_config_for_endpoint, ensure_table, table_definition};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, IndexStatus, KeySchemaElement, KeyType, ScalarAttributeType,
+    TableStatus, TimeToLiveStatus,
+};
+use chengguo_aws::dynamo::{DynamoStore, PageBudget};
+use chengguo_aws::setup::{
+    client_for_endpoint, dynamo_config_for_endpoint, ensure_bucket, ensure_table, table_definition,
+};
 use chengguo_conformance::store;
 use chengguo_domain::ports::{ListFilter, Store, StoreError};
 use chengguo_domain::scope::ListScope;
@@ -50,7 +55,11 @@ impl Intercept for Operations {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?");
         let op = target.rsplit('.').next().unwrap_or(target).to_owned();
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(op);
         Ok(())
@@ -100,7 +109,10 @@ async fn run_case(name: &str) {
         }
     }
     let used = ops.names()[before..].to_vec();
-    assert!(!used.is_empty(), "case {name}: the interceptor saw the case's requests");
+    assert!(
+        !used.is_empty(),
+        "case {name}: the interceptor saw the case's requests"
+    );
     assert!(
         !used.iter().any(|op| op == "Scan"),
         "case {name} used Scan: {used:?}"
@@ -145,6 +157,18 @@ suite!(
     project_writes_are_atomic,
     objections,
 );
+
+/// The recorder behind the no-`Scan` checks does see a `Scan` when one is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operation_recorder_sees_a_scan() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, ops, table) = fresh_table(&endpoint).await;
+    client.scan().table_name(&table).send().await.expect("scan");
+    drop_table(&client, &table).await;
+    let names = ops.names();
+    assert!(names.iter().any(|op| op == "CreateTable"), "{names:?}");
+    assert!(names.iter().any(|op| op == "Scan"), "{names:?}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ensure_table_creates_the_defined_indexes_once_and_enables_ttl() {
@@ -204,6 +228,60 @@ async fn ensure_table_creates_the_defined_indexes_once_and_enables_ttl() {
     drop_table(&client, &table).await;
 }
 
+/// A table made by an older version, lacking indexes, gets them added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensure_table_adds_missing_indexes_to_an_existing_table() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, _s3) = client_for_endpoint(&endpoint).await;
+    let table = format!("chengguo-test-{}", uuid::Uuid::new_v4().simple());
+    let def = table_definition();
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr(def.pk))
+        .attribute_definitions(attr(def.sk))
+        .key_schema(key(def.pk, KeyType::Hash))
+        .key_schema(key(def.sk, KeyType::Range))
+        .send()
+        .await
+        .expect("create a bare table");
+
+    assert!(!ensure_table(&client, &table).await.expect("ensure"));
+    let desc = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("describe");
+    let mut names: Vec<&str> = desc
+        .table()
+        .expect("table")
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|g| g.index_name())
+        .collect();
+    names.sort_unstable();
+    let mut want: Vec<&str> = def.gsis.iter().map(|g| g.name).collect();
+    want.sort_unstable();
+    assert_eq!(names, want);
+    drop_table(&client, &table).await;
+}
+
 /// Pages of a filtered merge of several units still visit every match once, newest first,
 /// with many non-matching records between them; the cursor of one scope is refused by another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,24 +332,157 @@ async fn merged_units_page_through_sparse_matches_without_scanning() {
         .expect("first page");
     let cursor = page.next_cursor.expect("more follow");
     assert_eq!(
-        s.list_registrations(&ListScope::Unit("unit-a".into()), &ListFilter::default(), 2, Some(&cursor))
-            .await,
+        s.list_registrations(
+            &ListScope::Unit("unit-a".into()),
+            &ListFilter::default(),
+            2,
+            Some(&cursor)
+        )
+        .await,
         Err(StoreError::BadCursor),
         "a merge cursor is not a single-partition cursor"
     );
     let single = s
-        .list_registrations(&ListScope::Unit("unit-a".into()), &ListFilter::default(), 2, None)
+        .list_registrations(
+            &ListScope::Unit("unit-a".into()),
+            &ListFilter::default(),
+            2,
+            None,
+        )
         .await
         .expect("unit page")
         .next_cursor
         .expect("more follow");
-    for other in [ListScope::Unit("unit-b".into()), ListScope::All, scope.clone()] {
+    for other in [
+        ListScope::Unit("unit-b".into()),
+        ListScope::All,
+        scope.clone(),
+    ] {
         assert_eq!(
             s.list_registrations(&other, &ListFilter::default(), 2, Some(&single))
                 .await,
             Err(StoreError::BadCursor),
             "a cursor of unit-a on {other:?}"
         );
+    }
+    drop_table(&client, &table).await;
+    assert!(!ops.names().iter().any(|op| op == "Scan"));
+}
+
+/// `ensure_bucket` (beside `ensure_table` in `setup-aws`): creates a private, encrypted bucket
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensure_bucket_creates_a_private_encrypted_bucket_once() {
+    let Some(endpoint) = endpoint() else { return };
+    let (_dynamo, s3) = client_for_endpoint(&endpoint).await;
+    let bucket = format!("chengguo-test-{}", uuid::Uuid::new_v4().simple());
+    assert!(ensure_bucket(&s3, &bucket).await.expect("first ensure"));
+    assert!(!ensure_bucket(&s3, &bucket).await.expect("second ensure"));
+    let block = s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("public access block");
+    let block = block
+        .public_access_block_configuration()
+        .expect("configuration");
+    assert_eq!(block.block_public_acls(), Some(true));
+    assert_eq!(block.restrict_public_buckets(), Some(true));
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("encryption");
+    let algorithm = enc
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .and_then(|r| r.apply_server_side_encryption_by_default())
+        .map(|d| d.sse_algorithm().as_str().to_owned());
+    assert_eq!(algorithm.as_deref(), Some("AES256"));
+    s3.delete_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("delete bucket");
+}
+
+/// With a tiny reading budget pages come back short but never empty, and following their
+/// cursors still visits every match exactly once, newest first, in one unit and across units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_pages_within_a_tiny_budget_still_visit_every_match_once() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, ops, table) = fresh_table(&endpoint).await;
+    let s = DynamoStore::new(client.clone(), &table).with_page_budget(PageBudget {
+        max_calls: 1,
+        max_batch: 2,
+    });
+    let regs: Vec<_> = (0..24i64)
+        .map(|i| {
+            let unit = if i % 2 == 0 { "unit-a" } else { "unit-b" };
+            let mut r = store::sample_registration(
+                &format!("t-{i:02}"),
+                "user-1",
+                unit,
+                None,
+                "auth-1",
+                store::at(i / 2),
+            );
+            if i % 5 == 0 {
+                r.fields.title = Some(format!("needle {i}"));
+            }
+            r
+        })
+        .collect();
+    store::seed_registrations(&s, &regs).await;
+
+    let needle = ListFilter {
+        q: Some("needle".into()),
+        ..ListFilter::default()
+    };
+    let units = ListScope::Units(vec!["unit-a".into(), "unit-b".into()]);
+    for (scope, filter) in [
+        (ListScope::All, ListFilter::default()),
+        (ListScope::All, needle.clone()),
+        (ListScope::Unit("unit-a".into()), needle.clone()),
+        (units.clone(), needle.clone()),
+        (units, ListFilter::default()),
+    ] {
+        let mut want: Vec<_> = regs
+            .iter()
+            .filter(|r| scope.contains(r) && filter.matches(r))
+            .collect();
+        want.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        let want: Vec<&str> = want.iter().map(|r| r.id.as_str()).collect();
+        for limit in [1, 3, 5] {
+            let mut got = Vec::new();
+            let mut short_pages = 0;
+            let mut cursor: Option<String> = None;
+            for _ in 0..100 {
+                let page = s
+                    .list_registrations(&scope, &filter, limit, cursor.as_deref())
+                    .await
+                    .expect("page");
+                assert!(page.items.len() <= limit);
+                if page.next_cursor.is_some() {
+                    assert!(
+                        !page.items.is_empty(),
+                        "{scope:?} {filter:?} {limit}: empty page"
+                    );
+                    short_pages += usize::from(page.items.len() < limit);
+                }
+                got.extend(page.items.into_iter().map(|r| r.id));
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            assert_eq!(got, want, "{scope:?} {filter:?}, pages of {limit}");
+            if limit == 5 && filter == ListFilter::default() {
+                assert!(short_pages > 0, "{scope:?}: the budget cut some page short");
+            }
+        }
     }
     drop_table(&client, &table).await;
     assert!(!ops.names().iter().any(|op| op == "Scan"));

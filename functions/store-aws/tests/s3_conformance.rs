@@ -29,7 +29,13 @@ fn client(endpoint: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "chengguo-tests"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "chengguo-tests",
+        ))
         .force_path_style(true)
         .build();
     Client::from_conf(conf)
@@ -96,8 +102,14 @@ async fn upload_urls_sign_type_and_length() {
         .await
         .unwrap();
     println!("presigned upload: {up:#?}");
-    assert_eq!(up.headers.get("content-type").map(String::as_str), Some("image/png"));
-    assert_eq!(up.headers.get("content-length").map(String::as_str), Some("1234"));
+    assert_eq!(
+        up.headers.get("content-type").map(String::as_str),
+        Some("image/png")
+    );
+    assert_eq!(
+        up.headers.get("content-length").map(String::as_str),
+        Some("1234")
+    );
     let signed = up
         .url
         .split(['?', '&'])

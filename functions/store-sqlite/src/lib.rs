@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, params, params_from_iter};
+use rusqlite::{
+    Connection, OptionalExtension, Params, TransactionBehavior, params, params_from_iter,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -93,8 +95,11 @@ impl SqliteStore {
 
     /// The journal mode (`wal` for a file database).
     pub async fn journal_mode(&self) -> StoreResult<String> {
-        self.run(|c| c.pragma_query_value(None, "journal_mode", |r| r.get(0)).db())
-            .await
+        self.run(|c| {
+            c.pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .db()
+        })
+        .await
     }
 
     /// The result of `PRAGMA integrity_check`: `ok` when the file is sound.
@@ -113,8 +118,11 @@ impl SqliteStore {
 
     /// The schema version of the database (`PRAGMA user_version`).
     pub async fn schema_version(&self) -> StoreResult<u32> {
-        self.run(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)).db())
-            .await
+        self.run(|c| {
+            c.pragma_query_value(None, "user_version", |r| r.get(0))
+                .db()
+        })
+        .await
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -176,7 +184,11 @@ fn docs<T: DeserializeOwned>(conn: &Connection, sql: &str, p: impl Params) -> St
 }
 
 /// The document selected by `sql`, if any.
-fn doc<T: DeserializeOwned>(conn: &Connection, sql: &str, p: impl Params) -> StoreResult<Option<T>> {
+fn doc<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    p: impl Params,
+) -> StoreResult<Option<T>> {
     conn.prepare_cached(sql)
         .db()?
         .query_row(p, |r| r.get::<_, String>(0))
@@ -220,7 +232,7 @@ fn write_registration(
     let created_at = nanos(r.created_at)?;
     let title = search_text(r.fields.title.as_deref());
     let number = search_text(r.registration_number.as_deref());
-    let first_unit = search_text(r.fields.units.last().and_then(|u| u.name.as_deref()));
+    let first_unit = search_text(r.fields.first_unit().and_then(|u| u.name.as_deref()));
     let changed = match expected_version {
         None => tx
             .prepare_cached(
@@ -344,7 +356,13 @@ fn write_project(tx: &Connection, w: &ProjectWrite) -> StoreResult<()> {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .db()?
-            .execute(params![p.id, p.number, p.unit_id, int(p.version)?, to_doc(p)?])
+            .execute(params![
+                p.id,
+                p.number,
+                p.unit_id,
+                int(p.version)?,
+                to_doc(p)?
+            ])
             .db()?;
         }
         Some(expected) => {
@@ -386,7 +404,7 @@ fn commit_write_set(conn: &mut Connection, w: &WriteSet) -> StoreResult<()> {
             append_event(&tx, &rw.record.id, e)?;
         }
     }
-    // Release before claim, so one write can move a record to another number.
+    // Release before claim: should a write ever hand a number over, it must not trip on itself.
     if let Some(number) = &w.release_number {
         tx.prepare_cached("DELETE FROM numbers WHERE number = ?1")
             .db()?
@@ -461,7 +479,9 @@ fn list_page(
     // A limit of 0 would never progress; one more row tells whether another page exists.
     let limit = limit.max(1);
     sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-    args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1));
+    args.push(Value::Integer(
+        i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1,
+    ));
 
     let mut stmt = conn.prepare_cached(&sql).db()?;
     let rows = stmt
@@ -582,7 +602,11 @@ impl Store for SqliteStore {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .db()?;
-            if exists(&tx, "SELECT 1 FROM users WHERE username = ?1", [&u.username])? {
+            if exists(
+                &tx,
+                "SELECT 1 FROM users WHERE username = ?1",
+                [&u.username],
+            )? {
                 return Err(StoreError::AlreadyExists(u.username));
             }
             let added = tx
@@ -930,7 +954,11 @@ mod tests {
                 let get = |name: &str| -> StoreResult<i64> {
                     c.pragma_query_value(None, name, |r| r.get(0)).db()
                 };
-                Ok((get("synchronous")?, get("foreign_keys")?, get("busy_timeout")?))
+                Ok((
+                    get("synchronous")?,
+                    get("foreign_keys")?,
+                    get("busy_timeout")?,
+                ))
             })
             .await
             .expect("pragmas");

@@ -168,7 +168,9 @@ async fn two_stores_on_one_file_see_each_other() {
     let a = SqliteStore::open(&path).expect("open a");
     let b = SqliteStore::open(&path).expect("open b");
     let reg = suite::sample_registration("reg-1", "user-1", "unit-1", None, "auth-1", suite::at(1));
-    a.commit(suite::insert_write(&reg)).await.expect("write via a");
+    a.commit(suite::insert_write(&reg))
+        .await
+        .expect("write via a");
     assert_eq!(b.get_registration("reg-1").await, Ok(Some(reg.clone())));
     assert_eq!(
         b.commit(suite::insert_write(&reg)).await,

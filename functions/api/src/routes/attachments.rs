@@ -136,8 +136,9 @@ pub async fn create_attachment(
         key,
         uploaded_by: user.username.clone(),
         created_at: now,
-        // Time to finish the PUT after the URL expires, then the upload is swept away.
-        expires_at: upload.expires_at + state.config.upload_ttl,
+        // Time to finish the PUT after the URL expires, then the upload is swept away. Judged
+        // by the app's clock: a presigned S3 URL's own expiry follows the real time instead.
+        expires_at: now + state.config.upload_ttl + state.config.upload_ttl,
     };
     state.store.put_attachment(&attachment).await?;
     Ok((
