@@ -46,7 +46,10 @@ pub fn aws_endpoint() -> Option<String> {
 
 /// A short unique name for tables and buckets.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 impl TestApp {
@@ -144,7 +147,12 @@ impl TestApp {
                 Some(json!({"username": username, "password": DEMO_PASSWORD})),
             )
             .await;
-        assert_eq!(resp.status, StatusCode::OK, "login {username}: {}", resp.text());
+        assert_eq!(
+            resp.status,
+            StatusCode::OK,
+            "login {username}: {}",
+            resp.text()
+        );
         let cookie = resp
             .headers
             .get(header::SET_COOKIE)
@@ -186,7 +194,10 @@ impl Response {
 
     /// The error code of an error envelope.
     pub fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_owned()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
 
     /// Asserts the status, printing the body when it differs; returns the JSON.
@@ -227,7 +238,8 @@ impl Client<'_> {
     /// Sends a request with the session cookie and CSRF token.
     pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Response {
         let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
-        self.raw(method, path, bytes, Some("application/json")).await
+        self.raw(method, path, bytes, Some("application/json"))
+            .await
     }
 
     /// Sends raw bytes.
@@ -350,7 +362,12 @@ impl TestApp {
     }
 
     /// `PUT` to an absolute URL with headers.
-    pub async fn put_url(&self, url: &str, headers: &[(String, String)], bytes: Vec<u8>) -> StatusCode {
+    pub async fn put_url(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        bytes: Vec<u8>,
+    ) -> StatusCode {
         match self.backend {
             Backend::Embedded => {
                 let path = local_path(url);
@@ -397,7 +414,9 @@ impl TestApp {
 /// The path and query of an absolute URL of the local server.
 pub fn local_path(url: &str) -> String {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    rest.find('/').map(|i| rest[i..].to_owned()).unwrap_or_else(|| "/".into())
+    rest.find('/')
+        .map(|i| rest[i..].to_owned())
+        .unwrap_or_else(|| "/".into())
 }
 
 /// A small valid PDF.

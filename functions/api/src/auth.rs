@@ -2,13 +2,13 @@
 //! stored only as a hash, the `X-CSRF-Token` header on every state-changing request, and a
 //! lock-out after repeated failed logins.
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
-use axum::http::Method;
 use chengguo_domain::org::{Session, User};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
@@ -29,7 +29,6 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
         .map_err(ApiError::internal)?;
     Ok(hash.to_string())
 }
-
 
 /// Checks a password against a stored hash.
 pub fn verify_password(password: &str, hash: &str) -> bool {

@@ -41,7 +41,9 @@ impl ApiError {
                     (StatusCode::CONFLICT, "invalid_state")
                 }
                 DomainError::StaleVersion => (StatusCode::CONFLICT, "stale_version"),
-                DomainError::PaperNotReceived { .. } => (StatusCode::CONFLICT, "paper_not_received"),
+                DomainError::PaperNotReceived { .. } => {
+                    (StatusCode::CONFLICT, "paper_not_received")
+                }
                 DomainError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
                 DomainError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
                 DomainError::NumberTaken(_) => (StatusCode::UNPROCESSABLE_ENTITY, "number_taken"),

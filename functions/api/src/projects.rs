@@ -19,7 +19,10 @@ pub const COLUMNS: &[(&str, &[&str])] = &[
     ("name", &["项目名称"]),
     ("plan", &["计划类别", "计划名称"]),
     ("leader", &["项目负责人账号", "负责人账号"]),
-    ("unit", &["承担单位", "承担单位名称", "承担单位统一社会信用代码"]),
+    (
+        "unit",
+        &["承担单位", "承担单位名称", "承担单位统一社会信用代码"],
+    ),
 ];
 
 /// One data row of an import file, by column.
@@ -126,7 +129,8 @@ pub async fn import(state: &AppState, rows: &[ImportRow]) -> ApiResult<ImportRep
         };
         let leader = state.store.find_user(&r.leader).await?;
         match leader {
-            Some(u) if u.role == Role::Leader && u.unit_id.as_deref() == Some(unit.id.as_str()) => {}
+            Some(u) if u.role == Role::Leader && u.unit_id.as_deref() == Some(unit.id.as_str()) => {
+            }
             Some(_) => {
                 report.refused.push(refuse(format!(
                     "账号“{}”不是承担单位“{}”的项目负责人。",
@@ -143,7 +147,12 @@ pub async fn import(state: &AppState, rows: &[ImportRow]) -> ApiResult<ImportRep
         }
         let now = state.clock.now();
         match state.store.find_project(&r.number).await? {
-            Some(p) if p.name == r.name && p.plan == r.plan && p.leader_username == r.leader && p.unit_id == unit.id => {
+            Some(p)
+                if p.name == r.name
+                    && p.plan == r.plan
+                    && p.leader_username == r.leader
+                    && p.unit_id == unit.id =>
+            {
                 report.unchanged.push(r.number.clone());
             }
             Some(p) => {
@@ -281,7 +290,10 @@ pub async fn record_acceptance(
                 reg.fields.title = Some(p.name.clone());
                 event.actor = "system".into();
                 event.role = None;
-                event.opinion = Some(format!("项目“{}”已完成验收评审，系统自动生成成果登记。", p.name));
+                event.opinion = Some(format!(
+                    "项目“{}”已完成验收评审，系统自动生成成果登记。",
+                    p.name
+                ));
                 next.registration_id = Some(reg.id.clone());
                 regs.push(RegistrationWrite {
                     record: reg,

@@ -1,9 +1,9 @@
 //! The demo organisation of api.md: one authority, two units, a department and an account of
 //! every role, all with the password `chengguo-demo`.
 
+use chengguo_domain::Role;
 use chengguo_domain::org::{Authority, Department, Unit, User};
 use chengguo_domain::ports::{Store, StoreError};
-use chengguo_domain::Role;
 use time::OffsetDateTime;
 
 use crate::auth;
@@ -81,11 +81,31 @@ pub async fn seed_demo(store: &dyn Store, now: OffsetDateTime) -> Result<(), Api
         account("office", "业务处室", Role::Office),
         supervisor,
         point,
-        unit(account("unit", "示范科技单位管理员", Role::Unit), UNIT_ID, None),
-        unit(account("unit-b", "创新研究院单位管理员", Role::Unit), UNIT_B_ID, None),
-        unit(account("dept", "研发中心", Role::Department), UNIT_ID, Some(DEPT_ID)),
-        unit(account("leader", "张明", Role::Leader), UNIT_ID, Some(DEPT_ID)),
-        unit(account("leader-nodept", "李华", Role::Leader), UNIT_ID, None),
+        unit(
+            account("unit", "示范科技单位管理员", Role::Unit),
+            UNIT_ID,
+            None,
+        ),
+        unit(
+            account("unit-b", "创新研究院单位管理员", Role::Unit),
+            UNIT_B_ID,
+            None,
+        ),
+        unit(
+            account("dept", "研发中心", Role::Department),
+            UNIT_ID,
+            Some(DEPT_ID),
+        ),
+        unit(
+            account("leader", "张明", Role::Leader),
+            UNIT_ID,
+            Some(DEPT_ID),
+        ),
+        unit(
+            account("leader-nodept", "李华", Role::Leader),
+            UNIT_ID,
+            None,
+        ),
         unit(account("leader-b", "王芳", Role::Leader), UNIT_B_ID, None),
     ];
     for u in &users {

@@ -272,9 +272,8 @@ pub async fn choose_kind(
     consent: bool,
 ) -> ApiResult<Registration> {
     let reg = load_visible(state, user, id).await?;
-    let kind = Kind::parse(kind).ok_or_else(|| {
-        ApiError::invalid("kind", "成果类型应为 basic、applied 或 soft。")
-    })?;
+    let kind = Kind::parse(kind)
+        .ok_or_else(|| ApiError::invalid("kind", "成果类型应为 basic、applied 或 soft。"))?;
     let (next, event) = workflow::choose_kind(&reg, user, kind, consent, state.clock.now())?;
     commit_one(state, next, reg.version, Some(event), None, None).await
 }
@@ -328,7 +327,11 @@ pub async fn check(state: &AppState, user: &User, id: &str) -> ApiResult<Vec<Pro
     let reg = load_visible(state, user, id).await?;
     let attachments = live_attachments(state, id).await?;
     let all = authorities(state).await?;
-    Ok(check::check(&reg, &attachments, &check_context(state, &all)))
+    Ok(check::check(
+        &reg,
+        &attachments,
+        &check_context(state, &all),
+    ))
 }
 
 /// The number proposed for a registered decision: highest used serial plus one.

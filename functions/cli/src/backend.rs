@@ -18,7 +18,10 @@ pub enum Backend {
     /// SQLite in the data folder, files in `DATA/files`.
     Embedded { data: PathBuf, public_url: String },
     /// DynamoDB table and S3 bucket; endpoint, region and credentials from the AWS SDK's variables.
-    Aws { table: String, uploads_bucket: String },
+    Aws {
+        table: String,
+        uploads_bucket: String,
+    },
 }
 
 impl Backend {
@@ -53,7 +56,9 @@ pub fn config_from_env() -> anyhow::Result<Config> {
     let days = |name: &str, default: u16| -> anyhow::Result<u16> {
         match std::env::var(name) {
             Ok(v) if !v.is_empty() => {
-                let d: u16 = v.parse().with_context(|| format!("{name} must be a number of days"))?;
+                let d: u16 = v
+                    .parse()
+                    .with_context(|| format!("{name} must be a number of days"))?;
                 if d == 0 || d > 365 {
                     bail!("{name} must be between 1 and 365");
                 }
@@ -75,7 +80,16 @@ pub fn config_from_env() -> anyhow::Result<Config> {
 pub fn local_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
     let path = data.join("url-signing.key");
     if let Ok(hex_text) = std::fs::read_to_string(&path) {
-        return hex::decode(hex_text.trim()).context("url-signing.key is not hex");
+        let key = hex::decode(hex_text.trim())
+            .with_context(|| format!("{} is not hex", path.display()))?;
+        if key.len() < 32 {
+            bail!(
+                "{} holds {} bytes, not 32: restore it from a backup, or delete it to make a new one (upload and download URLs already handed out stop working)",
+                path.display(),
+                key.len()
+            );
+        }
+        return Ok(key);
     }
     let bytes: [u8; 32] = rand::random();
     write_private(&path, hex::encode(bytes).as_bytes())?;
@@ -100,7 +114,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Opens the backend and returns the API's state.
-pub async fn open(backend: &Backend, config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+pub async fn open(
+    backend: &Backend,
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
     match backend {
         Backend::Embedded { data, public_url } => {
             std::fs::create_dir_all(data)

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use crate::backend::{self, Backend};
 
 #[derive(Parser)]
-#[command(name = "chengguo", version, about = "科技成果登记 — registration of scientific and technological achievements")]
+#[command(
+    name = "chengguo",
+    version,
+    about = "科技成果登记 — registration of scientific and technological achievements"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,7 +71,10 @@ pub async fn main() -> ExitCode {
     }
 }
 
-async fn state_for(data: &std::path::Path, public_url: &str) -> anyhow::Result<chengguo_api::AppState> {
+async fn state_for(
+    data: &std::path::Path,
+    public_url: &str,
+) -> anyhow::Result<chengguo_api::AppState> {
     let backend = Backend::from_env(data, public_url)?;
     let config = backend::config_from_env()?;
     backend::open(&backend, config, backend::system_clock()).await
@@ -87,7 +94,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 chengguo_api::seed::seed_demo(state.store.as_ref(), state.clock.now())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                eprintln!("已载入演示账号（密码 {}）。", chengguo_api::seed::DEMO_PASSWORD);
+                eprintln!(
+                    "已载入演示账号（密码 {}）。",
+                    chengguo_api::seed::DEMO_PASSWORD
+                );
             }
             serve(state, addr).await
         }
@@ -96,12 +106,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             chengguo_api::seed::seed_demo(state.store.as_ref(), state.clock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("已载入演示机构与账号（密码 {}）。", chengguo_api::seed::DEMO_PASSWORD);
+            println!(
+                "已载入演示机构与账号（密码 {}）。",
+                chengguo_api::seed::DEMO_PASSWORD
+            );
             Ok(())
         }
         Command::ImportProjects { data, file } => {
             let state = state_for(&data, "http://127.0.0.1:8080").await?;
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let rows = chengguo_api::projects::parse_csv(&bytes).map_err(|m| anyhow::anyhow!(m))?;
             let report = chengguo_api::projects::import(&state, &rows)
                 .await
@@ -124,14 +138,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let created = chengguo_aws::setup::ensure_table(&dynamo, &table)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
-            println!("table {table}: {}", if created { "created" } else { "exists" });
+            println!(
+                "table {table}: {}",
+                if created { "created" } else { "exists" }
+            );
             for var in ["CHENGGUO_UPLOADS_BUCKET", "CHENGGUO_SITE_BUCKET"] {
-                let default = if var.contains("UPLOADS") { "chengguo-uploads" } else { "chengguo-site" };
+                let default = if var.contains("UPLOADS") {
+                    "chengguo-uploads"
+                } else {
+                    "chengguo-site"
+                };
                 let bucket = std::env::var(var).unwrap_or_else(|_| default.into());
                 let created = chengguo_aws::setup::ensure_bucket(&s3, &bucket)
                     .await
                     .map_err(|e| anyhow::anyhow!(e))?;
-                println!("bucket {bucket}: {}", if created { "created" } else { "exists" });
+                println!(
+                    "bucket {bucket}: {}",
+                    if created { "created" } else { "exists" }
+                );
             }
             Ok(())
         }
@@ -171,7 +195,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -182,7 +182,10 @@ pub fn tamper_grant(url: &str) -> String {
 
 fn flip(url: &str, pos: usize) -> String {
     let mut bytes = url.as_bytes().to_vec();
-    assert!(bytes[pos].is_ascii_alphanumeric(), "tampering at {pos} of {url}");
+    assert!(
+        bytes[pos].is_ascii_alphanumeric(),
+        "tampering at {pos} of {url}"
+    );
     bytes[pos] = if bytes[pos] == b'a' { b'b' } else { b'a' };
     String::from_utf8(bytes).expect("ASCII")
 }
@@ -225,14 +228,20 @@ pub async fn put_get_and_overwrite(blobs: &dyn Blobs) {
         .expect("put");
     assert_eq!(blobs.size(&key).await.expect("size"), Some(1000));
     assert_eq!(blobs.get(&key).await.expect("get"), bytes);
-    assert_eq!(blobs.sha256(&key).await.expect("sha256"), hex_sha256(&bytes));
+    assert_eq!(
+        blobs.sha256(&key).await.expect("sha256"),
+        hex_sha256(&bytes)
+    );
     let png = b"\x89PNG\r\n\x1a\nsmall".to_vec();
     blobs
         .put(&key, png.clone(), "image/png")
         .await
         .expect("put again");
     assert_eq!(blobs.get(&key).await.expect("get"), png);
-    assert_eq!(blobs.size(&key).await.expect("size"), Some(png.len() as u64));
+    assert_eq!(
+        blobs.size(&key).await.expect("size"),
+        Some(png.len() as u64)
+    );
     blobs.delete(&key).await.expect("delete");
 }
 
@@ -252,7 +261,8 @@ pub async fn upload_roundtrip(blobs: &dyn Blobs, http: &reqwest::Client) {
     );
     let now = time::OffsetDateTime::now_utc();
     assert!(
-        up.expires_at > now + Duration::minutes(9) && up.expires_at <= now + TTL + Duration::seconds(5),
+        up.expires_at > now + Duration::minutes(9)
+            && up.expires_at <= now + TTL + Duration::seconds(5),
         "expires_at {} for a 10 minute URL",
         up.expires_at
     );
@@ -278,7 +288,10 @@ pub async fn upload_roundtrip(blobs: &dyn Blobs, http: &reqwest::Client) {
     let body = res.text().await.unwrap_or_default();
     assert!(status.is_success(), "upload: {status}: {body}");
 
-    assert_eq!(blobs.size(&key).await.expect("size"), Some(bytes.len() as u64));
+    assert_eq!(
+        blobs.size(&key).await.expect("size"),
+        Some(bytes.len() as u64)
+    );
     assert_eq!(blobs.head_bytes(&key, 5).await.expect("head"), b"%PDF-");
     assert_eq!(
         blobs.head_bytes(&key, 8).await.expect("head"),
@@ -291,8 +304,14 @@ pub async fn upload_roundtrip(blobs: &dyn Blobs, http: &reqwest::Client) {
             .expect("head past the end"),
         bytes
     );
-    assert_eq!(blobs.head_bytes(&key, 0).await.expect("head 0"), Vec::<u8>::new());
-    assert_eq!(blobs.sha256(&key).await.expect("sha256"), hex_sha256(&bytes));
+    assert_eq!(
+        blobs.head_bytes(&key, 0).await.expect("head 0"),
+        Vec::<u8>::new()
+    );
+    assert_eq!(
+        blobs.sha256(&key).await.expect("sha256"),
+        hex_sha256(&bytes)
+    );
     assert_eq!(blobs.get(&key).await.expect("get"), bytes);
 
     // Like S3, the URL may be used again until it expires; the last upload wins.
@@ -365,7 +384,14 @@ pub async fn upload_refuses_tampered_url(blobs: &dyn Blobs, http: &reqwest::Clie
         .presign_put(&other, "application/pdf", bytes.len() as u64, TTL)
         .await
         .expect("presign_put");
-    let res = send_upload(http, &up_other, &up_other.url, bytes, Some("application/pdf")).await;
+    let res = send_upload(
+        http,
+        &up_other,
+        &up_other.url,
+        bytes,
+        Some("application/pdf"),
+    )
+    .await;
     assert!(res.status().is_success());
     assert_absent(blobs, &key, "another key's URL").await;
     blobs.delete(&other).await.expect("delete");

@@ -235,8 +235,8 @@ impl Blobs for LocalFiles {
             size,
             exp,
         })?;
-        let expires_at =
-            OffsetDateTime::from_unix_timestamp(exp).map_err(|e| BlobError::Backend(e.to_string()))?;
+        let expires_at = OffsetDateTime::from_unix_timestamp(exp)
+            .map_err(|e| BlobError::Backend(e.to_string()))?;
         Ok(PresignedUpload {
             url: self.url(&token),
             headers: [("content-type".to_owned(), content_type.to_owned())].into(),
@@ -282,10 +282,7 @@ impl Blobs for LocalFiles {
             .await
             .map_err(|e| open_error(key, e))?;
         let mut out = Vec::new();
-        file.take(n)
-            .read_to_end(&mut out)
-            .await
-            .map_err(io_error)?;
+        file.take(n).read_to_end(&mut out).await.map_err(io_error)?;
         Ok(out)
     }
 
@@ -681,7 +678,12 @@ mod tests {
             assert!(files.path_for(key).is_err(), "{key:?} must be refused");
             assert!(files.size(key).await.is_err(), "{key:?}");
             assert!(files.get(key).await.is_err(), "{key:?}");
-            assert!(files.put(key, b"x".to_vec(), "application/pdf").await.is_err());
+            assert!(
+                files
+                    .put(key, b"x".to_vec(), "application/pdf")
+                    .await
+                    .is_err()
+            );
             assert!(files.delete(key).await.is_err(), "{key:?}");
             assert!(
                 files
@@ -759,7 +761,10 @@ mod tests {
             vec![("content-type".to_owned(), "application/pdf".to_owned())]
         );
         let token = up.url.strip_prefix("http://127.0.0.1:9/files/").unwrap();
-        assert!(matches!(files.verify(token), Ok(Grant::Put { size: 10, .. })));
+        assert!(matches!(
+            files.verify(token),
+            Ok(Grant::Put { size: 10, .. })
+        ));
 
         // Another secret, a changed payload or a changed signature: refused.
         let other = LocalFiles::new(dir.path(), "http://x", [8u8; 32]);

@@ -82,9 +82,14 @@ async fn urls_expire_in_real_time_too() {
 async fn json_error(res: reqwest::Response) -> (u16, String, serde_json::Value) {
     let status = res.status().as_u16();
     let body: serde_json::Value = res.json().await.expect("a JSON error");
-    let code = body["error"]["code"].as_str().expect("error.code").to_owned();
+    let code = body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_owned();
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "a message: {body}"
     );
     assert!(body["error"]["details"].is_array(), "details: {body}");
@@ -118,13 +123,29 @@ async fn refusals_are_json_with_codes() {
 
     let (s, c, _) = json_error(put(up.url.clone(), "image/png", bytes.clone()).await).await;
     assert_eq!((s, c.as_str()), (400, "content_type_mismatch"));
-    let (s, c, _) = json_error(put(up.url.clone(), "application/pdf", bytes[..999].to_vec()).await).await;
+    let (s, c, _) =
+        json_error(put(up.url.clone(), "application/pdf", bytes[..999].to_vec()).await).await;
     assert_eq!((s, c.as_str()), (400, "size_mismatch"));
-    let (s, c, body) =
-        json_error(put(blobs::tamper_signature(&up.url), "application/pdf", bytes.clone()).await).await;
+    let (s, c, body) = json_error(
+        put(
+            blobs::tamper_signature(&up.url),
+            "application/pdf",
+            bytes.clone(),
+        )
+        .await,
+    )
+    .await;
     assert_eq!((s, c.as_str()), (403, "bad_signature"));
     assert_eq!(body["error"]["message"], "上传链接无效或已过期。");
-    let (s, c, _) = json_error(put(format!("{}/files/garbage", files.base_url()), "application/pdf", bytes.clone()).await).await;
+    let (s, c, _) = json_error(
+        put(
+            format!("{}/files/garbage", files.base_url()),
+            "application/pdf",
+            bytes.clone(),
+        )
+        .await,
+    )
+    .await;
     assert_eq!((s, c.as_str()), (403, "bad_signature"));
     assert_eq!(files.size(&key).await.unwrap(), None);
 
@@ -155,7 +176,9 @@ async fn refusals_are_json_with_codes() {
     assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
 
     // Expired, by the store's clock.
-    server.clock.advance(Duration::minutes(5) + Duration::seconds(1));
+    server
+        .clock
+        .advance(Duration::minutes(5) + Duration::seconds(1));
     let (s, c, _) = json_error(put(up.url.clone(), "application/pdf", bytes.clone()).await).await;
     assert_eq!((s, c.as_str()), (403, "expired"));
     let (s, c, body) = json_error(http.get(&get_url).send().await.unwrap()).await;

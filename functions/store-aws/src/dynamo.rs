@@ -460,9 +460,12 @@ impl Cursor {
         let well_formed = k.len() == expected.len()
             && expected.iter().all(|name| k.contains_key(*name))
             && k[gsi.pk] == partition
-            && k[PK].starts_with("REG#")
             && k[SK] == "REG"
-            && is_list_sort_key(&k[gsi.sk]);
+            && is_list_sort_key(&k[gsi.sk])
+            && k[gsi.sk]
+                .split_once('#')
+                .map(|(_, id)| keys::registration(id).0)
+                == Some(k[PK].clone());
         if !well_formed {
             return Err(StoreError::BadCursor);
         }

@@ -1,12 +1,12 @@
 //! `/api/admin/...`: authorities, units, departments and accounts.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use chengguo_domain::org::{Authority, Department, Unit, User};
-use chengguo_domain::{uscc, DomainError, Problem, Role};
+use chengguo_domain::{DomainError, Problem, Role, uscc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult};
@@ -24,13 +24,17 @@ fn require_admin(user: &User) -> ApiResult<()> {
 
 /// Whether `user` administers unit `unit_id` (system admin, or that unit's administrator).
 fn administers_unit(user: &User, unit_id: &str) -> bool {
-    user.role == Role::Admin || (user.role == Role::Unit && user.unit_id.as_deref() == Some(unit_id))
+    user.role == Role::Admin
+        || (user.role == Role::Unit && user.unit_id.as_deref() == Some(unit_id))
 }
 
 fn text(field: &str, label: &str, v: &str, max: usize, problems: &mut Vec<Problem>) {
     let n = v.trim().chars().count();
     if n == 0 || n > max {
-        problems.push(Problem::invalid(field, format!("“{label}”不能为空，且不超过{max}个字。")));
+        problems.push(Problem::invalid(
+            field,
+            format!("“{label}”不能为空，且不超过{max}个字。"),
+        ));
     }
 }
 
@@ -43,7 +47,10 @@ fn refuse_if(problems: Vec<Problem>) -> ApiResult<()> {
 }
 
 /// `GET /api/admin/authorities`: every logged-in user may read them (the form offers them).
-pub async fn list_authorities(State(state): State<AppState>, _u: CurrentUser) -> ApiResult<Json<Value>> {
+pub async fn list_authorities(
+    State(state): State<AppState>,
+    _u: CurrentUser,
+) -> ApiResult<Json<Value>> {
     let items = state.store.list_authorities().await?;
     Ok(Json(json!({"items": items})))
 }
@@ -74,7 +81,10 @@ pub async fn create_authority(
         return Err(DomainError::Conflict(format!("登记机构代码 {} 已被使用。", b.code)).into());
     }
     let a = Authority {
-        id: b.id.filter(|s| is_slug(s)).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id: b
+            .id
+            .filter(|s| is_slug(s))
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         name: b.name.trim().to_owned(),
         code: b.code,
     };
@@ -83,12 +93,17 @@ pub async fn create_authority(
 }
 
 fn is_slug(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `GET /api/admin/units`: all for administrators and the city's staff, own or supervised
 /// units for others.
-pub async fn list_units(State(state): State<AppState>, current: CurrentUser) -> ApiResult<Json<Value>> {
+pub async fn list_units(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> ApiResult<Json<Value>> {
     let u = &current.user;
     let items: Vec<Unit> = state
         .store
@@ -126,11 +141,22 @@ pub async fn create_unit(
         problems.push(Problem::invalid("uscc", e.message()));
     }
     refuse_if(problems)?;
-    if state.store.list_units().await?.iter().any(|u| u.uscc == code) {
-        return Err(DomainError::Conflict(format!("统一社会信用代码 {code} 的单位已存在。")).into());
+    if state
+        .store
+        .list_units()
+        .await?
+        .iter()
+        .any(|u| u.uscc == code)
+    {
+        return Err(
+            DomainError::Conflict(format!("统一社会信用代码 {code} 的单位已存在。")).into(),
+        );
     }
     let unit = Unit {
-        id: b.id.filter(|s| is_slug(s)).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id: b
+            .id
+            .filter(|s| is_slug(s))
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         name: b.name.trim().to_owned(),
         uscc: code,
     };
@@ -170,14 +196,23 @@ pub async fn create_department(
     JsonBody(b): JsonBody<NewDepartment>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if !administers_unit(&current.user, &id) {
-        return Err(ApiError::forbidden("只有系统管理员或本单位管理员可以设置二级部门。"));
+        return Err(ApiError::forbidden(
+            "只有系统管理员或本单位管理员可以设置二级部门。",
+        ));
     }
-    state.store.get_unit(&id).await?.ok_or_else(ApiError::not_found)?;
+    state
+        .store
+        .get_unit(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let mut problems = Vec::new();
     text("name", "部门名称", &b.name, 100, &mut problems);
     refuse_if(problems)?;
     let d = Department {
-        id: b.id.filter(|s| is_slug(s)).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id: b
+            .id
+            .filter(|s| is_slug(s))
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         unit_id: id,
         name: b.name.trim().to_owned(),
     };
@@ -186,17 +221,30 @@ pub async fn create_department(
 }
 
 /// `GET /api/admin/users`: all for the system administrator, the unit's for its administrator.
-pub async fn list_users(State(state): State<AppState>, current: CurrentUser) -> ApiResult<Json<Value>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> ApiResult<Json<Value>> {
     let u = &current.user;
     let unit = match u.role {
         Role::Admin => None,
         Role::Unit => u.unit_id.as_deref(),
-        _ => return Err(ApiError::forbidden("只有系统管理员或单位管理员可以管理账号。")),
+        _ => {
+            return Err(ApiError::forbidden(
+                "只有系统管理员或单位管理员可以管理账号。",
+            ));
+        }
     };
     if u.role == Role::Unit && unit.is_none() {
         return Ok(Json(json!({"items": []})));
     }
-    let items: Vec<Value> = state.store.list_users(unit).await?.iter().map(views::user).collect();
+    let items: Vec<Value> = state
+        .store
+        .list_users(unit)
+        .await?
+        .iter()
+        .map(views::user)
+        .collect();
     Ok(Json(json!({"items": items})))
 }
 
@@ -233,13 +281,21 @@ pub async fn create_user(
     }
     let username = b.username.trim();
     if !(3..=32).contains(&username.len())
-        || !username.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
+        || !username
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
     {
-        problems.push(Problem::invalid("username", "用户名应为3至32位字母、数字、点、横线或下划线。"));
+        problems.push(Problem::invalid(
+            "username",
+            "用户名应为3至32位字母、数字、点、横线或下划线。",
+        ));
     }
     text("display_name", "姓名", &b.display_name, 50, &mut problems);
     if b.password.chars().count() < PASSWORD_MIN || b.password.len() > 256 {
-        problems.push(Problem::invalid("password", format!("密码至少{PASSWORD_MIN}位。")));
+        problems.push(Problem::invalid(
+            "password",
+            format!("密码至少{PASSWORD_MIN}位。"),
+        ));
     }
     if let Some(e) = b.email.as_deref().filter(|e| !e.is_empty()) {
         if !chengguo_domain::check::is_email(e) {
@@ -251,7 +307,9 @@ pub async fn create_user(
     let mut unit_id = b.unit_id.filter(|s| !s.is_empty());
     if me.role == Role::Unit {
         if !matches!(role, Role::Leader | Role::Department) {
-            return Err(ApiError::forbidden("单位管理员只能创建本单位的项目负责人和二级部门账号。"));
+            return Err(ApiError::forbidden(
+                "单位管理员只能创建本单位的项目负责人和二级部门账号。",
+            ));
         }
         unit_id = me.unit_id.clone();
     } else {
@@ -260,16 +318,29 @@ pub async fn create_user(
     let department_id = b.department_id.filter(|s| !s.is_empty());
     let authority_id = b.authority_id.filter(|s| !s.is_empty());
     let needs = |cond: bool, field: &str, msg: &str| -> ApiResult<()> {
-        if cond { Ok(()) } else { Err(ApiError::invalid(field, msg)) }
+        if cond {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(field, msg))
+        }
     };
     match role {
         Role::Leader | Role::Unit | Role::Department => {
             let uid = unit_id.as_deref().unwrap_or("");
-            needs(state.store.get_unit(uid).await?.is_some(), "unit_id", "请选择有效的申报单位。")?;
+            needs(
+                state.store.get_unit(uid).await?.is_some(),
+                "unit_id",
+                "请选择有效的申报单位。",
+            )?;
         }
         Role::Point => {
             let id = authority_id.as_deref().unwrap_or("");
-            let ok = state.store.list_authorities().await?.iter().any(|a| a.id == id);
+            let ok = state
+                .store
+                .list_authorities()
+                .await?
+                .iter()
+                .any(|a| a.id == id);
             needs(ok, "authority_id", "请选择有效的批准登记单位。")?;
         }
         _ => {}
@@ -290,19 +361,35 @@ pub async fn create_user(
         role,
         password_hash: auth::hash_password(&b.password)?,
         email: b.email.filter(|e| !e.is_empty()),
-        unit_id: if matches!(role, Role::Leader | Role::Unit | Role::Department) { unit_id } else { None },
-        department_id: if matches!(role, Role::Leader | Role::Department) { department_id } else { None },
-        authority_id: if role == Role::Point { authority_id } else { None },
-        supervised_unit_ids: if role == Role::Supervisor { b.supervised_unit_ids } else { Vec::new() },
+        unit_id: if matches!(role, Role::Leader | Role::Unit | Role::Department) {
+            unit_id
+        } else {
+            None
+        },
+        department_id: if matches!(role, Role::Leader | Role::Department) {
+            department_id
+        } else {
+            None
+        },
+        authority_id: if role == Role::Point {
+            authority_id
+        } else {
+            None
+        },
+        supervised_unit_ids: if role == Role::Supervisor {
+            b.supervised_unit_ids
+        } else {
+            Vec::new()
+        },
         failed_logins: 0,
         locked_until: None,
         active: true,
         created_at: now,
     };
     state.store.create_user(&user).await.map_err(|e| match e {
-        chengguo_domain::ports::StoreError::AlreadyExists(_) => {
-            ApiError::from(DomainError::Conflict(format!("用户名“{}”已被使用。", user.username)))
-        }
+        chengguo_domain::ports::StoreError::AlreadyExists(_) => ApiError::from(
+            DomainError::Conflict(format!("用户名“{}”已被使用。", user.username)),
+        ),
         e => e.into(),
     })?;
     Ok((StatusCode::CREATED, Json(views::user(&user))))
@@ -328,7 +415,11 @@ pub async fn update_user(
     JsonBody(b): JsonBody<UserChange>,
 ) -> ApiResult<Json<Value>> {
     let me = &current.user;
-    let mut u = state.store.get_user(&id).await?.ok_or_else(ApiError::not_found)?;
+    let mut u = state
+        .store
+        .get_user(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let allowed = me.role == Role::Admin
         || (me.role == Role::Unit
             && matches!(u.role, Role::Leader | Role::Department)
@@ -351,7 +442,10 @@ pub async fn update_user(
     }
     if let Some(p) = b.password {
         if p.chars().count() < PASSWORD_MIN || p.len() > 256 {
-            return Err(ApiError::invalid("password", format!("密码至少{PASSWORD_MIN}位。")));
+            return Err(ApiError::invalid(
+                "password",
+                format!("密码至少{PASSWORD_MIN}位。"),
+            ));
         }
         u.password_hash = auth::hash_password(&p)?;
     }

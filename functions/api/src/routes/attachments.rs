@@ -2,22 +2,22 @@
 //! (size, declared type and magic bytes checked; what fails is deleted), download through a
 //! short-lived URL, delete. Unconfirmed uploads expire and are swept away.
 
-use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
 use chengguo_domain::codes::{Role, State as RegState};
 use chengguo_domain::materials::{self, FileType, REOPEN_EVIDENCE};
 use chengguo_domain::org::User;
 use chengguo_domain::record::{Attachment, AttachmentStatus, Registration};
-use chengguo_domain::{workflow, DomainError, Problem};
+use chengguo_domain::{DomainError, Problem, workflow};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{human_size, JsonBody};
+use crate::extract::{JsonBody, human_size};
 use crate::service;
 use crate::state::AppState;
 use crate::views;
@@ -40,7 +40,9 @@ pub struct CreateAttachment {
 fn ensure_may_change(user: &User, reg: &Registration, category: &str) -> ApiResult<()> {
     if category == REOPEN_EVIDENCE {
         if user.role != Role::Point {
-            return Err(ApiError::forbidden("只有成果登记点可以上传退回到未批复的佐证材料。"));
+            return Err(ApiError::forbidden(
+                "只有成果登记点可以上传退回到未批复的佐证材料。",
+            ));
         }
         if reg.state != RegState::Decided {
             return Err(DomainError::InvalidStateMsg(
@@ -77,7 +79,9 @@ pub async fn create_attachment(
     let filename = req.filename.trim();
     if filename.is_empty()
         || filename.chars().count() > FILENAME_MAX
-        || filename.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+        || filename
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
     {
         problems.push(Problem::invalid(
             "filename",
@@ -163,7 +167,10 @@ pub async fn list_attachments(
 ) -> ApiResult<Json<Value>> {
     let reg = service::load_visible(&state, &current.user, &id).await?;
     let list = service::live_attachments(&state, &id).await?;
-    let items: Vec<Value> = list.iter().map(|a| views::attachment(a, reg.kind)).collect();
+    let items: Vec<Value> = list
+        .iter()
+        .map(|a| views::attachment(a, reg.kind))
+        .collect();
     Ok(Json(json!({"items": items})))
 }
 
@@ -217,16 +224,25 @@ pub async fn confirm_attachment(
         return Err(ApiError::not_found());
     }
     let Some(size) = state.blobs.size(&a.key).await? else {
-        return Err(ApiError::invalid("attachment", "尚未收到文件内容，请先上传文件。"));
+        return Err(ApiError::invalid(
+            "attachment",
+            "尚未收到文件内容，请先上传文件。",
+        ));
     };
     if size != a.size {
-        let msg = format!("收到的文件大小（{size} 字节）与声明的大小（{} 字节）不符，已删除，请重新上传。", a.size);
+        let msg = format!(
+            "收到的文件大小（{size} 字节）与声明的大小（{} 字节）不符，已删除，请重新上传。",
+            a.size
+        );
         return Err(refuse(&state, &a, "size", msg).await);
     }
-    let ty = FileType::from_content_type(&a.content_type).ok_or_else(|| ApiError::internal("stored type"))?;
+    let ty = FileType::from_content_type(&a.content_type)
+        .ok_or_else(|| ApiError::internal("stored type"))?;
     let head = state.blobs.head_bytes(&a.key, 16).await?;
     if !ty.matches_magic(&head) {
-        let msg = "文件内容与声明的类型不符（不是有效的 PDF、JPG 或 PNG 文件），已删除，请重新上传。".to_owned();
+        let msg =
+            "文件内容与声明的类型不符（不是有效的 PDF、JPG 或 PNG 文件），已删除，请重新上传。"
+                .to_owned();
         return Err(refuse(&state, &a, "content_type", msg).await);
     }
     let sha256 = state.blobs.sha256(&a.key).await?;
@@ -249,7 +265,12 @@ pub async fn download_attachment(
     }
     let url = state
         .blobs
-        .presign_get(&a.key, &a.filename, &a.content_type, state.config.download_ttl)
+        .presign_get(
+            &a.key,
+            &a.filename,
+            &a.content_type,
+            state.config.download_ttl,
+        )
         .await?;
     Ok((StatusCode::FOUND, [(LOCATION, url)]).into_response())
 }
@@ -269,7 +290,10 @@ pub async fn delete_attachment(
 
 /// Removes uploads never confirmed in time; returns how many were removed.
 pub async fn sweep_expired(state: &AppState) -> ApiResult<usize> {
-    let expired = state.store.expired_attachments(state.clock.now(), 200).await?;
+    let expired = state
+        .store
+        .expired_attachments(state.clock.now(), 200)
+        .await?;
     for a in &expired {
         state.blobs.delete(&a.key).await?;
         state

@@ -1,9 +1,9 @@
 //! `GET /healthz` and `GET /api/openapi.json`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde_json::json;
 
 use crate::error::ApiResult;

@@ -30,14 +30,26 @@ pub fn router(state: AppState) -> Router {
             "/api/registrations/{id}",
             get(registrations::get_registration).patch(registrations::patch_registration),
         )
-        .route("/api/registrations/{id}/kind", post(registrations::choose_kind))
-        .route("/api/registrations/{id}/check", get(registrations::check_registration))
+        .route(
+            "/api/registrations/{id}/kind",
+            post(registrations::choose_kind),
+        )
+        .route(
+            "/api/registrations/{id}/check",
+            get(registrations::check_registration),
+        )
         .route(
             "/api/registrations/{id}/actions/{action}",
             post(registrations::act_on_registration),
         )
-        .route("/api/registrations/{id}/next-number", get(registrations::get_next_number))
-        .route("/api/registrations/{id}/history", get(registrations::get_history))
+        .route(
+            "/api/registrations/{id}/next-number",
+            get(registrations::get_next_number),
+        )
+        .route(
+            "/api/registrations/{id}/history",
+            get(registrations::get_history),
+        )
         .route(
             "/api/registrations/{id}/attachments",
             post(attachments::create_attachment).get(attachments::list_attachments),
@@ -56,18 +68,30 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/projects", get(projects::list_projects))
         .route("/api/projects/import", post(projects::import_projects))
-        .route("/api/projects/{id}/acceptance", post(projects::record_acceptance))
+        .route(
+            "/api/projects/{id}/acceptance",
+            post(projects::record_acceptance),
+        )
         .route(
             "/api/admin/authorities",
             get(admin::list_authorities).post(admin::create_authority),
         )
-        .route("/api/admin/units", get(admin::list_units).post(admin::create_unit))
+        .route(
+            "/api/admin/units",
+            get(admin::list_units).post(admin::create_unit),
+        )
         .route(
             "/api/admin/units/{id}/departments",
             get(admin::list_departments).post(admin::create_department),
         )
-        .route("/api/admin/users", get(admin::list_users).post(admin::create_user))
-        .route("/api/admin/users/{id}", axum::routing::patch(admin::update_user))
+        .route(
+            "/api/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/api/admin/users/{id}",
+            axum::routing::patch(admin::update_user),
+        )
         .route("/api/openapi.json", get(meta::get_openapi))
         .route("/healthz", get(meta::get_health))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -83,9 +107,15 @@ pub fn router(state: AppState) -> Router {
 /// Headers every API answer carries.
 async fn security_headers(mut resp: axum::response::Response) -> axum::response::Response {
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     resp

@@ -1,15 +1,15 @@
 //! `/api/projects`: import (csv), list, record acceptance outcomes.
 
-use axum::extract::{Path, Request, State};
 use axum::Json;
-use chengguo_domain::project::AcceptanceStatus;
+use axum::extract::{Path, Request, State};
 use chengguo_domain::Role;
+use chengguo_domain::project::AcceptanceStatus;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{read_body, JsonBody};
+use crate::extract::{JsonBody, read_body};
 use crate::projects;
 use crate::state::AppState;
 use crate::views;
@@ -70,7 +70,10 @@ pub async fn record_acceptance(
             "验收状态应为 review_completed、doc_submitted、passed 或 failed。",
         )
     })?;
-    let opinion = body.opinion.map(|o| o.trim().to_owned()).filter(|o| !o.is_empty());
+    let opinion = body
+        .opinion
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty());
     if opinion.as_ref().is_some_and(|o| o.chars().count() > 2000) {
         return Err(ApiError::invalid("opinion", "验收意见不能超过2000个字。"));
     }

@@ -1,15 +1,15 @@
 //! `/api/registrations`: create, choose kind, list, read, patch, check, actions, next number,
 //! history.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use chengguo_domain::codes::{Action, DecisionResult, Kind, State as RegState};
 use chengguo_domain::ports::ListFilter;
 use chengguo_domain::scope::ListScope;
 use chengguo_domain::workflow::ActionRequest;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -45,7 +45,9 @@ pub async fn choose_kind(
     JsonBody(req): JsonBody<KindRequest>,
 ) -> ApiResult<Json<Value>> {
     let reg = service::choose_kind(&state, &current.user, &id, &req.kind, req.consent).await?;
-    Ok(Json(service::record_view(&state, &current.user, &reg).await?))
+    Ok(Json(
+        service::record_view(&state, &current.user, &reg).await?,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -63,25 +65,34 @@ pub const MAX_LIMIT: usize = 100;
 
 /// Turns list query parameters into a filter and a limit.
 pub fn parse_list_query(q: &ListQuery) -> ApiResult<(ListFilter, usize)> {
-    let empty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let empty = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let state = match empty(&q.state) {
-        Some(s) => Some(RegState::parse(&s).ok_or_else(|| {
-            ApiError::bad_request(format!("state 参数“{s}”不是有效的状态。"))
-        })?),
+        Some(s) => Some(
+            RegState::parse(&s)
+                .ok_or_else(|| ApiError::bad_request(format!("state 参数“{s}”不是有效的状态。")))?,
+        ),
         None => None,
     };
-    let kind = match empty(&q.kind) {
-        Some(s) => Some(Kind::parse(&s).ok_or_else(|| {
-            ApiError::bad_request(format!("kind 参数“{s}”不是有效的成果类型。"))
-        })?),
-        None => None,
-    };
+    let kind =
+        match empty(&q.kind) {
+            Some(s) => Some(Kind::parse(&s).ok_or_else(|| {
+                ApiError::bad_request(format!("kind 参数“{s}”不是有效的成果类型。"))
+            })?),
+            None => None,
+        };
     let limit = match empty(&q.limit) {
         Some(s) => s
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::bad_request(format!("limit 应为 1 至 {MAX_LIMIT} 的整数。")))?,
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("limit 应为 1 至 {MAX_LIMIT} 的整数。"))
+            })?,
         None => 20,
     };
     let q_text = empty(&q.q);
@@ -108,10 +119,17 @@ pub async fn list_registrations(
     let scope = ListScope::of(&current.user);
     let page = state
         .store
-        .list_registrations(&scope, &filter, limit, q.cursor.as_deref().filter(|c| !c.is_empty()))
+        .list_registrations(
+            &scope,
+            &filter,
+            limit,
+            q.cursor.as_deref().filter(|c| !c.is_empty()),
+        )
         .await?;
     let items: Vec<Value> = page.items.iter().map(views::summary).collect();
-    Ok(Json(json!({"items": items, "next_cursor": page.next_cursor})))
+    Ok(Json(
+        json!({"items": items, "next_cursor": page.next_cursor}),
+    ))
 }
 
 /// `GET /api/registrations/{id}`.
@@ -121,7 +139,9 @@ pub async fn get_registration(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let reg = service::load_visible(&state, &current.user, &id).await?;
-    Ok(Json(service::record_view(&state, &current.user, &reg).await?))
+    Ok(Json(
+        service::record_view(&state, &current.user, &reg).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -139,7 +159,9 @@ pub async fn patch_registration(
     JsonBody(req): JsonBody<PatchRequest>,
 ) -> ApiResult<Json<Value>> {
     let reg = service::patch(&state, &current.user, &id, req.version, &req.fields).await?;
-    Ok(Json(service::record_view(&state, &current.user, &reg).await?))
+    Ok(Json(
+        service::record_view(&state, &current.user, &reg).await?,
+    ))
 }
 
 /// `GET /api/registrations/{id}/check`.
@@ -149,7 +171,9 @@ pub async fn check_registration(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let problems = service::check(&state, &current.user, &id).await?;
-    Ok(Json(json!({"ok": problems.is_empty(), "problems": problems})))
+    Ok(Json(
+        json!({"ok": problems.is_empty(), "problems": problems}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -175,7 +199,10 @@ pub async fn act_on_registration(
     let result = match body.result.as_deref() {
         None | Some("") => None,
         Some(r) => Some(DecisionResult::parse(r).ok_or_else(|| {
-            ApiError::invalid("result", "批复结果应为 registered（予以登记）或 rejected（不予登记）。")
+            ApiError::invalid(
+                "result",
+                "批复结果应为 registered（予以登记）或 rejected（不予登记）。",
+            )
         })?),
     };
     let req = ActionRequest {
@@ -186,7 +213,9 @@ pub async fn act_on_registration(
         evidence_attachment_id: body.evidence_attachment_id,
     };
     let reg = service::act(&state, &current.user, &id, action, req).await?;
-    Ok(Json(service::record_view(&state, &current.user, &reg).await?))
+    Ok(Json(
+        service::record_view(&state, &current.user, &reg).await?,
+    ))
 }
 
 /// `GET /api/registrations/{id}/next-number`.

@@ -1,10 +1,10 @@
 //! `POST /api/session`, `DELETE /api/session`, `GET /api/me`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chengguo_domain::org::Session;
 use serde::Deserialize;
 use serde_json::json;

@@ -1,0 +1,221 @@
+//! The `chengguo` binary as an operator runs it: `serve --demo` on an empty folder,
+//! `seed-demo`, `import-projects`, and configuration from variables.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chengguo");
+
+/// A child process killed when dropped, so no server outlives its test.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn serve(data: &std::path::Path, extra_env: &[(&str, &str)]) -> (Server, String) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--demo", "--addr", &addr, "--data"])
+        .arg(data)
+        .env_remove("CHENGGUO_BACKEND")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let server = Server(cmd.spawn().expect("start chengguo serve"));
+    (server, format!("http://{addr}"))
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_demo_on_an_empty_folder_gives_the_demo_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+    for username in [
+        "admin",
+        "office",
+        "supervisor",
+        "point",
+        "unit",
+        "unit-b",
+        "dept",
+        "leader",
+        "leader-nodept",
+        "leader-b",
+    ] {
+        let r = client
+            .post(format!("{base}/api/session"))
+            .json(&json!({"username": username, "password": "chengguo-demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{username} logs in");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.contains("HttpOnly"));
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["user"]["username"], username);
+        assert!(body["user"].get("password_hash").is_none());
+    }
+    assert!(dir.path().join("chengguo.db").exists());
+    assert!(dir.path().join("url-signing.key").exists());
+}
+
+#[tokio::test]
+async fn the_upload_url_is_absolute_and_served_by_the_same_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+    let login = client
+        .post(format!("{base}/api/session"))
+        .json(&json!({"username": "leader", "password": "chengguo-demo"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = login.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/registrations"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"kind": "soft", "source": "non_fiscal", "consent": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("created");
+    let bytes = b"%PDF-1.4\n%%EOF\n".to_vec();
+    let announced: serde_json::Value = client
+        .post(format!("{base}/api/registrations/{id}/attachments"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"category": "work_summary", "filename": "总结.pdf", "content_type": "application/pdf", "size": bytes.len()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = announced["upload"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{base}/files/")), "{url}");
+    let put = client
+        .put(url)
+        .header("content-type", "application/pdf")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+    let aid = announced["attachment"]["id"].as_str().unwrap();
+    let confirmed: serde_json::Value = client
+        .post(format!("{base}/api/registrations/{id}/attachments/{aid}/confirm"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(confirmed["status"], "ready", "{confirmed}");
+}
+
+#[tokio::test]
+async fn notice_days_come_from_the_environment_and_bad_values_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:1", "--data"])
+        .arg(dir.path())
+        .env("CHENGGUO_WEBSITE_NOTICE_DAYS", "thirty")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CHENGGUO_WEBSITE_NOTICE_DAYS"), "{err}");
+    let out = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:1", "--data"])
+        .arg(dir.path())
+        .env("CHENGGUO_BACKEND", "cloud")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CHENGGUO_BACKEND"));
+}
+
+#[test]
+fn seed_demo_and_import_projects_work_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = Command::new(BIN)
+        .args(["seed-demo", "--data"])
+        .arg(dir.path())
+        .env_remove("CHENGGUO_BACKEND")
+        .output()
+        .expect("seed-demo");
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let csv = dir.path().join("projects.csv");
+    std::fs::write(
+        &csv,
+        "项目编号,项目名称,计划类别,项目负责人账号,承担单位\n\
+         2024B0101001,新型储能材料关键技术研究,广东省重点领域研发计划,leader-nodept,中山市示范科技有限公司\n\
+         2024B0101002,单位不符,广东省重点领域研发计划,leader-b,中山市示范科技有限公司\n",
+    )
+    .unwrap();
+    let run = || {
+        Command::new(BIN)
+            .args(["import-projects", "--data"])
+            .arg(dir.path())
+            .arg(&csv)
+            .env_remove("CHENGGUO_BACKEND")
+            .output()
+            .expect("import-projects")
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(text.contains("新增 1 个"), "{text}");
+    assert!(text.contains("第 3 行"), "{text}");
+    let second = run();
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(text.contains("新增 0 个") && text.contains("未变 1 个"), "{text}");
+}
