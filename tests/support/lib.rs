@@ -257,10 +257,10 @@ impl Client<'_> {
         if let Some(t) = &self.csrf {
             b = b.header("x-csrf-token", t);
         }
-        if body.is_some() {
-            if let Some(ct) = content_type {
-                b = b.header(header::CONTENT_TYPE, ct);
-            }
+        if body.is_some()
+            && let Some(ct) = content_type
+        {
+            b = b.header(header::CONTENT_TYPE, ct);
         }
         let req = b
             .body(body.map(Body::from).unwrap_or_else(Body::empty))

@@ -298,6 +298,16 @@ pub async fn patch(
             details: vec![Problem::invalid(field, e.detail)],
         }
     })?;
+    if reg.kind.is_none()
+        && let Some(key) = ["applied", "basic", "soft"]
+            .into_iter()
+            .find(|k| patch.contains_key(*k))
+    {
+        return Err(ApiError::invalid(
+            key,
+            "请先选择成果类型，再填写该类型的内容。",
+        ));
+    }
     if reg.source == Source::ProvincialPlan && patch.contains_key("project") {
         return Err(ApiError::invalid(
             "project",
@@ -401,10 +411,11 @@ pub async fn act(
             .iter()
             .filter(|o| o.resolution.is_none())
             .count();
-        if req.result == Some(DecisionResult::Registered) && req.number.is_none() {
-            if let Some(a) = authority {
-                proposed = proposed_number(state, &reg, a).await?;
-            }
+        if req.result == Some(DecisionResult::Registered)
+            && req.number.is_none()
+            && let Some(a) = authority
+        {
+            proposed = proposed_number(state, &reg, a).await?;
         }
     }
     let facts = Facts {

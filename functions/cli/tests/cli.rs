@@ -45,10 +45,10 @@ fn serve(data: &std::path::Path, extra_env: &[(&str, &str)]) -> (Server, String)
 async fn wait_healthy(client: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return;
         }
         assert!(Instant::now() < deadline, "server did not become healthy");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -149,7 +149,9 @@ async fn the_upload_url_is_absolute_and_served_by_the_same_server() {
     assert!(put.status().is_success(), "{}", put.status());
     let aid = announced["attachment"]["id"].as_str().unwrap();
     let confirmed: serde_json::Value = client
-        .post(format!("{base}/api/registrations/{id}/attachments/{aid}/confirm"))
+        .post(format!(
+            "{base}/api/registrations/{id}/attachments/{aid}/confirm"
+        ))
         .header("cookie", &cookie)
         .header("x-csrf-token", &csrf)
         .send()
@@ -192,7 +194,11 @@ fn seed_demo_and_import_projects_work_from_the_command_line() {
         .env_remove("CHENGGUO_BACKEND")
         .output()
         .expect("seed-demo");
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
     let csv = dir.path().join("projects.csv");
     std::fs::write(
         &csv,
@@ -211,11 +217,18 @@ fn seed_demo_and_import_projects_work_from_the_command_line() {
             .expect("import-projects")
     };
     let first = run();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(text.contains("新增 1 个"), "{text}");
     assert!(text.contains("第 3 行"), "{text}");
     let second = run();
     let text = String::from_utf8_lossy(&second.stdout);
-    assert!(text.contains("新增 0 个") && text.contains("未变 1 个"), "{text}");
+    assert!(
+        text.contains("新增 0 个") && text.contains("未变 1 个"),
+        "{text}"
+    );
 }

@@ -77,19 +77,30 @@ pub async fn create_authority(
     }
     refuse_if(problems)?;
     let all = state.store.list_authorities().await?;
+    let id = chosen_id(b.id, |id| all.iter().any(|a| a.id == id))?;
     if all.iter().any(|a| a.code == b.code) {
         return Err(DomainError::Conflict(format!("登记机构代码 {} 已被使用。", b.code)).into());
     }
     let a = Authority {
-        id: b
-            .id
-            .filter(|s| is_slug(s))
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id,
         name: b.name.trim().to_owned(),
         code: b.code,
     };
     state.store.put_authority(&a).await?;
     Ok((StatusCode::CREATED, Json(json!(a))))
+}
+
+/// The id asked for, or a new one; an id already in use is never overwritten.
+fn chosen_id(requested: Option<String>, exists: impl Fn(&str) -> bool) -> ApiResult<String> {
+    match requested {
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+        Some(id) if !is_slug(&id) => Err(ApiError::invalid(
+            "id",
+            "编号只能包含字母、数字、横线或下划线，且不超过64个字符。",
+        )),
+        Some(id) if exists(&id) => Err(DomainError::Conflict(format!("编号“{id}”已存在。")).into()),
+        Some(id) => Ok(id),
+    }
 }
 
 fn is_slug(s: &str) -> bool {
@@ -152,11 +163,13 @@ pub async fn create_unit(
             DomainError::Conflict(format!("统一社会信用代码 {code} 的单位已存在。")).into(),
         );
     }
+    let existing = match &b.id {
+        Some(id) => state.store.get_unit(id).await?.is_some(),
+        None => false,
+    };
+    let id = chosen_id(b.id, |_| existing)?;
     let unit = Unit {
-        id: b
-            .id
-            .filter(|s| is_slug(s))
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id,
         name: b.name.trim().to_owned(),
         uscc: code,
     };
@@ -208,11 +221,13 @@ pub async fn create_department(
     let mut problems = Vec::new();
     text("name", "部门名称", &b.name, 100, &mut problems);
     refuse_if(problems)?;
+    let existing = match &b.id {
+        Some(id) => state.store.get_department(id).await?.is_some(),
+        None => false,
+    };
+    let department_id = chosen_id(b.id, |_| existing)?;
     let d = Department {
-        id: b
-            .id
-            .filter(|s| is_slug(s))
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id: department_id,
         unit_id: id,
         name: b.name.trim().to_owned(),
     };
@@ -297,10 +312,10 @@ pub async fn create_user(
             format!("密码至少{PASSWORD_MIN}位。"),
         ));
     }
-    if let Some(e) = b.email.as_deref().filter(|e| !e.is_empty()) {
-        if !chengguo_domain::check::is_email(e) {
-            problems.push(Problem::invalid("email", "电子邮箱格式不正确。"));
-        }
+    if let Some(e) = b.email.as_deref().filter(|e| !e.is_empty())
+        && !chengguo_domain::check::is_email(e)
+    {
+        problems.push(Problem::invalid("email", "电子邮箱格式不正确。"));
     }
     refuse_if(problems)?;
     let role = role.expect("checked");

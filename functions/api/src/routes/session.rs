@@ -28,6 +28,19 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| auth::hash_password("not a password").unwrap_or_default())
 }
 
+/// The lock that serialises the login attempts of one account in this process.
+fn login_gate(user_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    type Gates =
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+    static GATES: std::sync::OnceLock<Gates> = std::sync::OnceLock::new();
+    let mut gates = GATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Existing accounts only, so the map stays as small as the list of accounts.
+    gates.entry(user_id.to_owned()).or_default().clone()
+}
+
 /// Logs in: a new session every time (never reusing a presented one), its token in an HttpOnly
 /// cookie and its CSRF token in the answer.
 pub async fn create_session(
@@ -37,8 +50,15 @@ pub async fn create_session(
 ) -> ApiResult<Response> {
     let wrong = || ApiError::unauthenticated("用户名或密码错误。");
     let now = state.clock.now();
-    let Some(mut user) = state.store.find_user(c.username.trim()).await? else {
+    let Some(found) = state.store.find_user(c.username.trim()).await? else {
         auth::verify_password(&c.password, dummy_hash());
+        return Err(wrong());
+    };
+    // One attempt at a time per account, reading the count afresh: failures sent in parallel
+    // must not overwrite each other's count and slip past the lock-out.
+    let gate = login_gate(&found.id);
+    let _turn = gate.lock().await;
+    let Some(mut user) = state.store.get_user(&found.id).await? else {
         return Err(wrong());
     };
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
