@@ -4,6 +4,9 @@
 mod attachments;
 mod bad_input;
 mod concurrency;
+mod exports;
+mod notifications;
+mod objections;
 mod projects;
 mod scope;
 mod session;

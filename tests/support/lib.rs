@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use base64::Engine;
 use chengguo_api::{AppState, Config};
 use chengguo_domain::ports::{Clock, ManualClock};
 use http::{HeaderMap, Method, Request, StatusCode, header};
@@ -29,6 +30,8 @@ pub enum Backend {
 /// The system under test.
 pub struct TestApp {
     pub backend: Backend,
+    /// Where sent mail can be read back.
+    pub mail: MailSink,
     pub router: Router,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
@@ -56,7 +59,14 @@ impl TestApp {
     /// A fresh app on `backend` with the demo organisation loaded; `None` for AWS when no
     /// endpoint is configured.
     pub async fn new(backend: Backend) -> Option<TestApp> {
+        Self::with_mail(backend, true).await
+    }
+
+    /// Like [`TestApp::new`]; with `verify_sender` false, SES refuses the sender until
+    /// [`TestApp::repair_mail`] (the outbox likewise fails until then).
+    pub async fn with_mail(backend: Backend, verify_sender: bool) -> Option<TestApp> {
         let clock = Arc::new(ManualClock::new(START));
+        let mail;
         let dyn_clock: Arc<dyn Clock> = clock.clone();
         let (state, data) = match backend {
             Backend::Embedded => {
@@ -65,9 +75,10 @@ impl TestApp {
                     data: dir.path().to_path_buf(),
                     public_url: "http://127.0.0.1:9".into(),
                 };
-                let state = chengguo::backend::open(&b, Config::default(), dyn_clock)
+                let state = chengguo::backend::open(&b, test_config(), dyn_clock)
                     .await
                     .expect("embedded backend");
+                mail = MailSink::Outbox(dir.path().join("outbox"));
                 (state, Some(dir))
             }
             Backend::Aws => {
@@ -81,12 +92,28 @@ impl TestApp {
                 chengguo_aws::setup::ensure_bucket(&s3, &bucket)
                     .await
                     .expect("bucket");
+                let ses = ses_client(&endpoint);
+                let domain = format!("{}.example.org", unique("chengguo"));
+                if verify_sender {
+                    verify_mail_domain(&ses, &domain).await;
+                }
+                let mailer = chengguo_aws::ses::SesMailer::new(
+                    ses.clone(),
+                    format!("科技成果登记系统 <noreply@{domain}>"),
+                );
                 let state = AppState {
                     store: Arc::new(chengguo_aws::dynamo::DynamoStore::new(dynamo, table)),
                     blobs: Arc::new(chengguo_aws::s3::S3Blobs::new(s3, bucket)),
                     clock: dyn_clock,
-                    config: Arc::new(Config::default()),
+                    mailer: Arc::new(mailer),
+                    mail_templates: Arc::new(chengguo_mail::Templates::new().expect("templates")),
+                    config: Arc::new(test_config()),
                     local_files: None,
+                };
+                mail = MailSink::Ses {
+                    endpoint,
+                    client: ses,
+                    domain,
                 };
                 (state, None)
             }
@@ -94,7 +121,12 @@ impl TestApp {
         chengguo_api::seed::seed_demo(state.store.as_ref(), START)
             .await
             .expect("demo seed");
+        if !verify_sender && let MailSink::Outbox(dir) = &mail {
+            // A file where the outbox folder should be: every write into it fails.
+            std::fs::write(dir, b"not a folder").expect("block the outbox");
+        }
         Some(TestApp {
+            mail,
             backend,
             router: chengguo_api::router(state.clone()),
             state,
@@ -475,4 +507,208 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// The configuration tests run with: mail is sent before the answer, so tests can read it.
+pub fn test_config() -> Config {
+    Config {
+        mail_inline: true,
+        ..Config::default()
+    }
+}
+
+/// An SES client for the local AWS-compatible server.
+pub fn ses_client(endpoint: &str) -> aws_sdk_sesv2::Client {
+    use aws_sdk_sesv2::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_sesv2::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "chengguo-tests",
+        ))
+        .build();
+    aws_sdk_sesv2::Client::from_conf(conf)
+}
+
+/// Verifies a sender domain on the local SES.
+pub async fn verify_mail_domain(client: &aws_sdk_sesv2::Client, domain: &str) {
+    client
+        .create_email_identity()
+        .email_identity(domain)
+        .send()
+        .await
+        .expect("create identity");
+}
+
+/// Where an app's sent mail lands.
+pub enum MailSink {
+    /// `.eml` files of the embedded backend.
+    Outbox(std::path::PathBuf),
+    /// The local SES, which records what it sent.
+    Ses {
+        endpoint: String,
+        client: aws_sdk_sesv2::Client,
+        domain: String,
+    },
+}
+
+/// One sent mail, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+impl TestApp {
+    /// Every mail sent so far, in no particular order.
+    pub async fn sent_mail(&self) -> Vec<SentMail> {
+        match &self.mail {
+            MailSink::Outbox(dir) => {
+                let Ok(entries) = std::fs::read_dir(dir) else {
+                    return Vec::new();
+                };
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .map(|e| parse_eml(&std::fs::read(e.path()).expect("read eml")))
+                    .collect()
+            }
+            MailSink::Ses {
+                endpoint, domain, ..
+            } => {
+                let url = format!("{}/_ministack/ses/messages", endpoint.trim_end_matches('/'));
+                let all: Value = self
+                    .http
+                    .get(&url)
+                    .send()
+                    .await
+                    .expect("ses inspection")
+                    .json()
+                    .await
+                    .expect("json");
+                let sender = format!("noreply@{domain}");
+                all["messages"]
+                    .as_object()
+                    .map(|m| {
+                        m.values()
+                            .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|m| m["Source"] == sender.as_str())
+                    .map(|m| SentMail {
+                        to: m["To"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_owned))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        subject: m["Subject"].as_str().unwrap_or("").to_owned(),
+                        body: m["BodyText"].as_str().unwrap_or("").replace("\r\n", "\n"),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Makes mail work again after [`TestApp::with_mail`] with `verify_sender` false.
+    pub async fn repair_mail(&self) {
+        match &self.mail {
+            MailSink::Outbox(dir) => {
+                std::fs::remove_file(dir).expect("unblock the outbox");
+            }
+            MailSink::Ses { client, domain, .. } => verify_mail_domain(client, domain).await,
+        }
+    }
+}
+
+/// Reads back a single-part message: To, the decoded subject and the decoded text.
+pub fn parse_eml(bytes: &[u8]) -> SentMail {
+    let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").expect("header and body");
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = headers.last_mut() {
+                last.1.push_str(line);
+            }
+        } else if let Some((n, v)) = line.split_once(':') {
+            headers.push((n.to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    let to = header("to")
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|a| {
+            a.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+        .filter(|a| !a.is_empty())
+        .collect();
+    let subject = decode_words(&header("subject").concat());
+    let encoding = header("content-transfer-encoding")
+        .concat()
+        .to_ascii_lowercase();
+    let body = if encoding == "base64" {
+        let raw: String = body.split_whitespace().collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .expect("base64 body"),
+        )
+        .expect("utf-8 body")
+    } else {
+        body.to_owned()
+    };
+    SentMail {
+        to,
+        subject,
+        body: body.replace("\r\n", "\n"),
+    }
+}
+
+/// Decodes RFC 2047 `=?utf-8?b?...?=` words (white space between words dropped).
+fn decode_words(v: &str) -> String {
+    let mut out = Vec::new();
+    let mut plain = String::new();
+    for token in v.split_whitespace() {
+        let lower = token.to_ascii_lowercase();
+        if lower.starts_with("=?utf-8?b?") && token.ends_with("?=") {
+            let inner = &token[10..token.len() - 2];
+            out.extend(
+                base64::engine::general_purpose::STANDARD
+                    .decode(inner)
+                    .expect("b-word"),
+            );
+        } else {
+            if !out.is_empty() {
+                plain.push_str(&String::from_utf8_lossy(&out));
+                out.clear();
+            }
+            if !plain.is_empty() {
+                plain.push(' ');
+            }
+            plain.push_str(token);
+        }
+    }
+    plain.push_str(&String::from_utf8_lossy(&out));
+    plain
 }

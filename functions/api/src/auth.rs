@@ -13,7 +13,7 @@ use chengguo_domain::org::{Session, User};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -83,6 +83,92 @@ pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> String {
     session_cookie("", 0, secure)
+}
+
+/// A hash to verify against when the username is unknown, so that the answer takes as long.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("not a password").unwrap_or_default())
+}
+
+/// Checks credentials and opens a new session: `(user, session, token)`. The session `old`
+/// presented with the login, if any, is ended, so a planted cookie never becomes logged in.
+/// Wrong credentials count towards the lock-out.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    old: Option<&str>,
+) -> ApiResult<(User, Session, String)> {
+    let wrong = || ApiError::unauthenticated("用户名或密码错误。");
+    let now = state.clock.now();
+    let Some(mut user) = state.store.find_user(username.trim()).await? else {
+        verify_password(password, dummy_hash());
+        return Err(wrong());
+    };
+    if let Some(until) = user.locked_until.filter(|t| *t > now) {
+        let local = until.to_offset(chengguo_domain::ports::CHINA);
+        return Err(ApiError::Locked(format!(
+            "{:02}:{:02}",
+            local.hour(),
+            local.minute()
+        )));
+    }
+    if !verify_password(password, &user.password_hash) || !user.active {
+        // Failures are counted by an atomic counter of the store, so attempts sent at once, to
+        // one server or to many, cannot slip past the lock-out. Each successful login starts a
+        // new count.
+        let since = user.last_login_at.map_or(0, |t| t.unix_timestamp_nanos());
+        let key = format!("login-failures:{}:{since}", user.id);
+        let failures = state
+            .store
+            .bump_counter(&key, now, now + state.config.lockout_duration)
+            .await?;
+        user.failed_logins = u32::try_from(failures).unwrap_or(u32::MAX);
+        if failures >= u64::from(state.config.lockout_threshold) {
+            user.locked_until = Some(now + state.config.lockout_duration);
+        }
+        state.store.update_user(&user).await?;
+        return Err(wrong());
+    }
+    user.failed_logins = 0;
+    user.locked_until = None;
+    user.last_login_at = Some(now);
+    state.store.update_user(&user).await?;
+    if let Some(old) = old {
+        state.store.delete_session(&token_hash(old)).await?;
+    }
+    let token = random_token();
+    let session = Session {
+        token_hash: token_hash(&token),
+        user_id: user.id.clone(),
+        csrf_token: random_token(),
+        created_at: now,
+        expires_at: now + state.config.session_ttl,
+    };
+    state.store.put_session(&session).await?;
+    Ok((user, session, token))
+}
+
+/// The session of a request, if it carries a live one, with its user.
+pub async fn current(state: &AppState, parts: &Parts) -> ApiResult<Option<(User, Session)>> {
+    let Some(token) = session_token(parts) else {
+        return Ok(None);
+    };
+    let Some(session) = state
+        .store
+        .get_session(&token_hash(&token))
+        .await?
+        .filter(|s| s.expires_at > state.clock.now())
+    else {
+        return Ok(None);
+    };
+    let user = state
+        .store
+        .get_user(&session.user_id)
+        .await?
+        .filter(|u| u.active);
+    Ok(user.map(|u| (u, session)))
 }
 
 /// The logged-in user of a request, with the session it came with.

@@ -26,6 +26,9 @@ pub enum ApiError {
     NoRoute,
     #[error("不支持该请求方法。")]
     MethodNotAllowed,
+    /// Too many requests from one address; the seconds until the window ends.
+    #[error("提交过于频繁，请稍后再试。")]
+    RateLimited(u64),
 }
 
 impl ApiError {
@@ -58,6 +61,7 @@ impl ApiError {
             ApiError::Locked(_) => (StatusCode::UNAUTHORIZED, "account_locked"),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 
@@ -131,6 +135,12 @@ impl IntoResponse for ApiError {
             "error": {"code": code, "message": self.to_string(), "details": self.details()}
         });
         let mut resp = (status, axum::Json(body)).into_response();
+        if let ApiError::RateLimited(secs) = &self
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(&1).to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
         resp.headers_mut().insert(
             axum::http::header::CACHE_CONTROL,
             axum::http::HeaderValue::from_static("no-store"),

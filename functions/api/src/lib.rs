@@ -7,7 +7,9 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod exports;
 pub mod extract;
+pub mod notify;
 pub mod projects;
 pub mod routes;
 pub mod seed;

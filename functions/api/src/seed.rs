@@ -64,6 +64,7 @@ pub async fn seed_demo(store: &dyn Store, now: OffsetDateTime) -> Result<(), Api
         supervised_unit_ids: Vec::new(),
         failed_logins: 0,
         locked_until: None,
+        last_login_at: None,
         active: true,
         created_at: now,
     };

@@ -51,13 +51,15 @@ pub async fn record_view(state: &AppState, user: &User, reg: &Registration) -> A
         Some(pid) => state.store.get_project(pid).await?,
         None => None,
     };
-    Ok(views::registration(
-        reg,
-        user,
-        &attachments,
-        &objections,
-        project.as_ref(),
-    ))
+    let mut view = views::registration(reg, user, &attachments, &objections, project.as_ref());
+    // Staff follow the mail a record caused; the leader is the one who receives it.
+    let mails = if user.role == chengguo_domain::Role::Leader {
+        Vec::new()
+    } else {
+        state.store.mail_of_registration(&reg.id).await?
+    };
+    view["notifications"] = mails.iter().map(crate::routes::mail::view).collect();
+    Ok(view)
 }
 
 fn check_context<'a>(state: &AppState, authorities: &'a [Authority]) -> CheckContext<'a> {
@@ -246,6 +248,13 @@ async fn commit_one(
     claim_number: Option<String>,
     release_number: Option<String>,
 ) -> ApiResult<Registration> {
+    let mails = match &event {
+        Some(e) => crate::notify::mail_for(state, &record, e)
+            .await?
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    };
     let id = record.id.clone();
     state
         .store
@@ -258,8 +267,10 @@ async fn commit_one(
             project: None,
             claim_number: claim_number.map(|n| (n, id)),
             release_number,
+            mails: mails.clone(),
         })
         .await?;
+    crate::notify::after_commit(state, mails).await;
     Ok(record)
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chengguo_domain::ports::{Blobs, Clock, Store};
+use chengguo_domain::ports::{Blobs, Clock, Mailer, Store};
 use chengguo_files_local::LocalFiles;
 
 use crate::config::Config;
@@ -13,6 +13,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub blobs: Arc<dyn Blobs>,
     pub clock: Arc<dyn Clock>,
+    /// Sends notification email (an outbox folder, or SES).
+    pub mailer: Arc<dyn Mailer>,
+    /// The Chinese texts of notification email.
+    pub mail_templates: Arc<chengguo_mail::Templates>,
     pub config: Arc<Config>,
     /// Set on the embedded backend: the router then serves the signed file URLs itself.
     pub local_files: Option<Arc<LocalFiles>>,

@@ -36,6 +36,14 @@ const BODY_SOURCES: &[(&str, &str)] = &[
         include_str!("../src/routes/projects.rs"),
     ),
     ("routes/admin.rs", include_str!("../src/routes/admin.rs")),
+    (
+        "routes/exports.rs",
+        include_str!("../src/routes/exports.rs"),
+    ),
+    (
+        "routes/objections.rs",
+        include_str!("../src/routes/objections.rs"),
+    ),
     ("service.rs", include_str!("../src/service.rs")),
     (
         "domain fields.rs",
@@ -415,6 +423,7 @@ fn error_table() -> BTreeMap<String, u16> {
             "CONFLICT" => 409,
             "PAYLOAD_TOO_LARGE" => 413,
             "UNPROCESSABLE_ENTITY" => 422,
+            "TOO_MANY_REQUESTS" => 429,
             "INTERNAL_SERVER_ERROR" => 500,
             other => panic!("unknown status {other}: add it to this test"),
         }
@@ -450,7 +459,13 @@ fn error_table() -> BTreeMap<String, u16> {
 fn error_codes_match_the_code() {
     let doc = doc();
     let table = error_table();
-    for code in ["validation", "csrf", "stale_version", "size_mismatch"] {
+    for code in [
+        "validation",
+        "csrf",
+        "stale_version",
+        "size_mismatch",
+        "rate_limited",
+    ] {
         assert!(table.contains_key(code), "{code} not read from the sources");
     }
     let all: BTreeSet<String> =
@@ -705,6 +720,9 @@ fn request_bodies_match_the_rust_structs() {
         "Fields",
         "AppliedFields",
         "Paper",
+        "NoticesRequest",
+        "NewObjection",
+        "Resolution",
     ] {
         assert!(
             names.contains(expected),

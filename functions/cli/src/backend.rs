@@ -69,6 +69,15 @@ pub fn config_from_env() -> anyhow::Result<Config> {
     };
     c.unit_notice_days = days("CHENGGUO_UNIT_NOTICE_DAYS", 7)?;
     c.website_notice_days = days("CHENGGUO_WEBSITE_NOTICE_DAYS", 30)?;
+    if let Ok(v) = std::env::var("CHENGGUO_NOTICE_CONTACT")
+        && !v.trim().is_empty()
+    {
+        c.notice_contact = v;
+    }
+    c.trust_forwarded_for = matches!(
+        std::env::var("CHENGGUO_TRUST_FORWARDED_FOR").as_deref(),
+        Ok("1") | Ok("true")
+    );
     c.secure_cookies = matches!(
         std::env::var("CHENGGUO_SECURE_COOKIES").as_deref(),
         Ok("1") | Ok("true")
@@ -130,10 +139,13 @@ pub async fn open(
                 LocalFiles::new(data.join("files"), public_url.clone(), secret)
                     .with_clock(clock.clone()),
             );
+            let mailer = chengguo_mail::OutboxMailer::new(data.join("outbox"), mail_from());
             Ok(AppState {
                 store: Arc::new(store),
                 blobs: files.clone(),
                 clock,
+                mailer: Arc::new(mailer),
+                mail_templates: Arc::new(templates()?),
                 config: Arc::new(config),
                 local_files: Some(files),
             })
@@ -143,10 +155,15 @@ pub async fn open(
             uploads_bucket,
         } => {
             let (dynamo, s3) = chengguo_aws::setup::from_env().await;
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let ses =
+                chengguo_aws::ses::SesMailer::new(chengguo_aws::ses::ses_client(&sdk), mail_from());
             Ok(AppState {
                 store: Arc::new(DynamoStore::new(dynamo, table.clone())),
                 blobs: Arc::new(S3Blobs::new(s3, uploads_bucket.clone())),
                 clock,
+                mailer: Arc::new(ses),
+                mail_templates: Arc::new(templates()?),
                 config: Arc::new(config),
                 local_files: None,
             })
@@ -154,7 +171,25 @@ pub async fn open(
     }
 }
 
+/// The sender of notification email (`CHENGGUO_MAIL_FROM`).
+pub fn mail_from() -> String {
+    env_or(
+        "CHENGGUO_MAIL_FROM",
+        "科技成果登记系统 <no-reply@chengguo.local>",
+    )
+}
+
+/// The notification texts, parsed once.
+pub fn templates() -> anyhow::Result<chengguo_mail::Templates> {
+    chengguo_mail::Templates::new().map_err(|e| anyhow::anyhow!("mail templates: {e}"))
+}
+
 /// The system clock, shared.
 pub fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
+}
+
+/// Everything the local server answers: the API, the signed file URLs and the pages.
+pub fn app_router(state: AppState) -> axum::Router {
+    chengguo_api::router(state.clone()).merge(chengguo_pages::router(state))
 }

@@ -43,7 +43,8 @@ enum Command {
         #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
         data: PathBuf,
     },
-    /// Imports in-system projects from a csv file (UTF-8, Chinese header row).
+    /// Imports in-system projects from an xlsx workbook or a csv file (UTF-8), by extension,
+    /// each with the Chinese header row.
     ImportProjects {
         #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
         data: PathBuf,
@@ -76,7 +77,8 @@ async fn state_for(
     public_url: &str,
 ) -> anyhow::Result<chengguo_api::AppState> {
     let backend = Backend::from_env(data, public_url)?;
-    let config = backend::config_from_env()?;
+    let mut config = backend::config_from_env()?;
+    config.public_url = public_url.to_owned();
     backend::open(&backend, config, backend::system_clock()).await
 }
 
@@ -116,7 +118,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = state_for(&data, "http://127.0.0.1:8080").await?;
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let rows = chengguo_api::projects::parse_csv(&bytes).map_err(|m| anyhow::anyhow!(m))?;
+            // By extension (.xlsx or .csv), by the first bytes otherwise.
+            let format = chengguo_api::projects::ImportFormat::of_path(&file, &bytes)
+                .map_err(|m| anyhow::anyhow!(m))?;
+            let rows = chengguo_api::projects::parse_file(&bytes, format)
+                .map_err(|m| anyhow::anyhow!(m))?;
             let report = chengguo_api::projects::import(&state, &rows)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -164,17 +170,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Serves the router until Ctrl-C or SIGTERM, sweeping expired uploads every ten minutes.
 pub async fn serve(state: chengguo_api::AppState, addr: SocketAddr) -> anyhow::Result<()> {
-    let sweeper = {
+    // Housekeeping: send due mail (retries included) every minute, sweep expired uploads every
+    // ten minutes.
+    let housekeeping = {
         let state = state.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut round: u64 = 0;
             loop {
                 tick.tick().await;
-                match chengguo_api::routes::attachments::sweep_expired(&state).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
-                    Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
+                match chengguo_api::notify::dispatch_due(&state, 100).await {
+                    Ok(r) if r.sent + r.retrying + r.failed == 0 => {}
+                    Ok(r) => tracing::info!(
+                        sent = r.sent,
+                        retrying = r.retrying,
+                        failed = r.failed,
+                        "mail dispatched"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "dispatching mail failed"),
                 }
+                if round.is_multiple_of(10) {
+                    match chengguo_api::routes::attachments::sweep_expired(&state).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
+                        Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
+                    }
+                }
+                round += 1;
             }
         })
     };
@@ -182,10 +204,11 @@ pub async fn serve(state: chengguo_api::AppState, addr: SocketAddr) -> anyhow::R
         .await
         .with_context(|| format!("listening on {addr}"))?;
     eprintln!("chengguo 正在 http://{addr} 提供服务");
-    axum::serve(listener, chengguo_api::router(state))
+    let app = crate::backend::app_router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    sweeper.abort();
+    housekeeping.abort();
     Ok(())
 }
 

@@ -232,3 +232,115 @@ fn seed_demo_and_import_projects_work_from_the_command_line() {
         "{text}"
     );
 }
+
+#[test]
+fn import_projects_reads_xlsx_workbooks_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = Command::new(BIN)
+        .args(["seed-demo", "--data"])
+        .arg(dir.path())
+        .env_remove("CHENGGUO_BACKEND")
+        .output()
+        .expect("seed-demo");
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    // Row 1 header, row 2 good, row 3 empty, row 4 wrong leader, row 5 good with a numeric
+    // project number, row 6 without a name.
+    let rows: &[&[&str]] = &[
+        &[
+            "项目编号",
+            "项目名称",
+            "计划类别",
+            "项目负责人账号",
+            "承担单位",
+        ],
+        &[
+            "2024B0101001",
+            "新型储能材料关键技术研究",
+            "广东省重点领域研发计划",
+            "leader-nodept",
+            "中山市示范科技有限公司",
+        ],
+        &[],
+        &[
+            "2024B0101002",
+            "单位不符",
+            "广东省重点领域研发计划",
+            "leader-b",
+            "中山市示范科技有限公司",
+        ],
+        &[
+            "20240101003",
+            "数字编号项目",
+            "广东省科技创新战略专项",
+            "leader-nodept",
+            "91442000MA4UJ8K30D",
+        ],
+        &[
+            "2024B0101004",
+            "",
+            "广东省科技创新战略专项",
+            "leader-nodept",
+            "中山市示范科技有限公司",
+        ],
+    ];
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, v) in cells.iter().enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            if r > 0 && c == 0 && v.chars().all(|ch| ch.is_ascii_digit()) {
+                ws.write_number(r, c, v.parse::<f64>().unwrap()).unwrap();
+            } else {
+                ws.write_string(r, c, *v).unwrap();
+            }
+        }
+    }
+    let xlsx = dir.path().join("projects.xlsx");
+    wb.save(&xlsx).unwrap();
+    let run = || {
+        Command::new(BIN)
+            .args(["import-projects", "--data"])
+            .arg(dir.path())
+            .arg(&xlsx)
+            .env_remove("CHENGGUO_BACKEND")
+            .output()
+            .expect("import-projects")
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(text.contains("新增 2 个"), "{text}");
+    assert!(text.contains("拒绝 2 行"), "{text}");
+    assert!(
+        text.contains("第 4 行") && text.contains("第 6 行"),
+        "{text}"
+    );
+    assert!(!text.contains("第 3 行"), "{text}");
+    let second = run();
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        text.contains("新增 0 个") && text.contains("更新 0 个") && text.contains("未变 2 个"),
+        "{text}"
+    );
+
+    // An old .xls is refused with a message saying what to do.
+    let xls = dir.path().join("projects.xls");
+    std::fs::write(&xls, b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1").unwrap();
+    let out = Command::new(BIN)
+        .args(["import-projects", "--data"])
+        .arg(dir.path())
+        .arg(&xls)
+        .env_remove("CHENGGUO_BACKEND")
+        .output()
+        .expect("import-projects");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".xlsx"));
+}

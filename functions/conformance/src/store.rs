@@ -21,6 +21,13 @@
 //! - `max_serial(prefix)` is the highest serial among numbers held now, compared as numbers.
 //! - `expired_attachments(now, limit)`: pending attachments with `expires_at < now` (strictly).
 //! - `create_user` with a taken username is `AlreadyExists(username)`.
+//! - `commit` inserts `WriteSet.mails` with the rest or not at all; a job whose id exists is
+//!   [`StoreError::Conflict`]. `put_mail` replaces (upsert).
+//! - `due_mail` lists oldest `next_attempt_at` first, ties by `id` ascending; `list_mail` and
+//!   `mail_of_registration` newest first: `created_at` descending, ties by `id` descending.
+//! - `bump_counter`: a window runs from a counter's first hit to the `expires_at` given then; a
+//!   hit after it starts the counter again at 1. Concurrent hits of one key each get a distinct
+//!   value. (Whether a hit at exactly `now == expires_at` is still inside is not pinned.)
 //!
 //! Fixed instants ([`at`]) keep the cases deterministic; ids are plain strings so failures read well.
 
@@ -33,7 +40,9 @@ use chengguo_domain::ports::{
     ListFilter, ProjectWrite, RegistrationWrite, Store, StoreError, StoreResult, WriteSet,
 };
 use chengguo_domain::project::{AcceptanceStatus, Project};
-use chengguo_domain::record::{Attachment, AttachmentStatus, Event, Objection, Registration};
+use chengguo_domain::record::{
+    Attachment, AttachmentStatus, Event, MailJob, MailStatus, Objection, Registration,
+};
 use chengguo_domain::scope::ListScope;
 use futures::future::{BoxFuture, join_all};
 use time::macros::datetime;
@@ -69,6 +78,12 @@ cases!(
     projects,
     project_writes_are_atomic,
     objections,
+    mail_is_queued_with_its_transition,
+    due_mail,
+    mail_updates,
+    mail_listings,
+    counters,
+    concurrent_counters,
 );
 
 /// Runs every case of [`CASES`], each on a new store from `make`.
@@ -246,6 +261,7 @@ pub fn sample_user(id: &str, username: &str, role: Role, unit: Option<&str>) -> 
         supervised_unit_ids: Vec::new(),
         failed_logins: 0,
         locked_until: None,
+        last_login_at: None,
         active: true,
         created_at: at(0),
     }
@@ -318,6 +334,34 @@ pub fn sample_objection(id: &str, registration_id: &str, filed_at: OffsetDateTim
         resolved_by: None,
         resolved_at: None,
     }
+}
+
+/// A pending notification created at `created_at` and due then, about `registration_id`.
+pub fn sample_mail(id: &str, registration_id: Option<&str>, created_at: OffsetDateTime) -> MailJob {
+    MailJob {
+        id: id.into(),
+        registration_id: registration_id.map(Into::into),
+        reason: Action::Submit.code().into(),
+        to: vec![
+            "leader@example.com".into(),
+            "联系人 <contact@example.com>".into(),
+        ],
+        subject: format!("成果登记通知 {id}"),
+        body: format!("您的科技成果登记有新的进展。\n编号：{id}\n"),
+        status: MailStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: created_at,
+        created_at,
+        sent_at: None,
+    }
+}
+
+/// A fixed instant for counters: 2100-01-01T00:00:00Z plus `secs` seconds. Far in the future,
+/// because a backend may remove a counter once its window has ended in real time (DynamoDB's
+/// time to live), which must not happen in the middle of a case.
+pub fn far(secs: i64) -> OffsetDateTime {
+    datetime!(2100-01-01 00:00 UTC) + Duration::seconds(secs)
 }
 
 /// Every record in `scope` passing `filter`, following cursors with pages of `limit`, checking
@@ -405,6 +449,59 @@ async fn max_serial(store: &dyn Store, prefix: &str) -> Option<u32> {
     ok(
         store.max_serial(prefix).await,
         &format!("max_serial {prefix}"),
+    )
+}
+
+async fn mail(store: &dyn Store, id: &str) -> Option<MailJob> {
+    ok(store.get_mail(id).await, &format!("get mail {id}"))
+}
+
+async fn due(store: &dyn Store, now: OffsetDateTime, limit: usize) -> Vec<String> {
+    let jobs = ok(
+        store.due_mail(now, limit).await,
+        &format!("due_mail {now} limit {limit}"),
+    );
+    for j in &jobs {
+        assert!(
+            j.status == MailStatus::Pending && j.next_attempt_at <= now,
+            "due_mail {now}: {} is {:?}, next attempt {}",
+            j.id,
+            j.status,
+            j.next_attempt_at
+        );
+    }
+    mail_ids(&jobs)
+}
+
+async fn listed(store: &dyn Store, status: MailStatus, limit: usize) -> Vec<String> {
+    let jobs = ok(
+        store.list_mail(status, limit).await,
+        &format!("list_mail {status:?} limit {limit}"),
+    );
+    assert!(
+        jobs.iter().all(|j| j.status == status),
+        "list_mail {status:?}: {jobs:?}"
+    );
+    mail_ids(&jobs)
+}
+
+async fn mail_about(store: &dyn Store, registration_id: &str) -> Vec<MailJob> {
+    ok(
+        store.mail_of_registration(registration_id).await,
+        &format!("mail of {registration_id}"),
+    )
+}
+
+fn mail_ids(jobs: &[MailJob]) -> Vec<String> {
+    jobs.iter().map(|j| j.id.clone()).collect()
+}
+
+async fn bump(store: &dyn Store, key: &str, secs: i64) -> u64 {
+    ok(
+        store
+            .bump_counter(key, far(secs), far(secs) + Duration::seconds(60))
+            .await,
+        &format!("bump {key} at {secs}"),
     )
 }
 
@@ -1750,4 +1847,371 @@ pub async fn objections(store: Arc<dyn Store>) {
         o.id.clone()
     });
     assert_eq!(of1, vec![o1, o2]);
+}
+
+/// Mail jobs queued with a transition are written with it or not at all.
+pub async fn mail_is_queued_with_its_transition(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let reg = sample_registration("reg-1", "user-1", "unit-1", None, "auth-1", at(10));
+    let holder_reg = sample_registration("reg-2", "user-1", "unit-1", None, "auth-1", at(11));
+    seed_registrations(s, std::slice::from_ref(&reg)).await;
+    let mut w = insert_write(&holder_reg);
+    w.claim_number = Some(("4422026Y0001".into(), "reg-2".into()));
+    ok(s.commit(w).await, "reg-2 holding a number");
+    assert_eq!(mail_about(s, "reg-1").await, vec![]);
+    assert_eq!(due(s, at(10_000), 10).await, Vec::<String>::new());
+
+    let (next, event) = next_version(&reg, Action::Submit, State::UnitReview, at(100));
+    let m1 = sample_mail("mail-1", Some("reg-1"), at(100));
+    let mut m2 = sample_mail("mail-2", None, at(100));
+    m2.to = vec!["unit-admin@example.com".into()];
+    let with_mail = |guard: u64, next: &Registration, mails: Vec<MailJob>| {
+        let mut w = update_write(guard, next, Some(event.clone()));
+        w.mails = mails;
+        w
+    };
+
+    refused(
+        s.commit(with_mail(5, &next, vec![m1.clone(), m2.clone()]))
+            .await,
+        StoreError::Conflict,
+        "a failing version guard with mail",
+    );
+    let mut numbered = next.clone();
+    numbered.registration_number = Some("4422026Y0001".into());
+    let mut w = with_mail(1, &numbered, vec![m1.clone()]);
+    w.claim_number = Some(("4422026Y0001".into(), "reg-1".into()));
+    refused(
+        s.commit(w).await,
+        StoreError::NumberTaken("4422026Y0001".into()),
+        "a taken number with mail",
+    );
+    assert_eq!(get_reg(s, "reg-1").await, Some(reg.clone()), "unchanged");
+    assert_eq!(events(s, "reg-1").await, vec![create_event(&reg)]);
+    assert_eq!(mail(s, "mail-1").await, None, "no mail of a refused write");
+    assert_eq!(mail(s, "mail-2").await, None, "no mail of a refused write");
+    assert_eq!(mail_about(s, "reg-1").await, vec![]);
+    assert_eq!(due(s, at(10_000), 10).await, Vec::<String>::new());
+    assert_eq!(
+        listed(s, MailStatus::Pending, 10).await,
+        Vec::<String>::new()
+    );
+
+    ok(
+        s.commit(with_mail(1, &next, vec![m1.clone(), m2.clone()]))
+            .await,
+        "the transition with its mail",
+    );
+    assert_eq!(get_reg(s, "reg-1").await, Some(next.clone()));
+    assert_eq!(mail(s, "mail-1").await, Some(m1.clone()));
+    assert_eq!(mail(s, "mail-2").await, Some(m2.clone()));
+    assert_eq!(mail_about(s, "reg-1").await, vec![m1.clone()]);
+    assert_eq!(due(s, at(100), 10).await, ["mail-1", "mail-2"]);
+
+    // A job whose id exists refuses the whole write, the transition included.
+    let (next2, event2) = next_version(&next, Action::Pass, State::PointReview, at(200));
+    let m3 = sample_mail("mail-3", Some("reg-1"), at(200));
+    let mut again = m1.clone();
+    again.subject = "另一封".into();
+    let mut w = update_write(2, &next2, Some(event2.clone()));
+    w.mails = vec![m3.clone(), again];
+    refused(
+        s.commit(w).await,
+        StoreError::Conflict,
+        "a job id that exists",
+    );
+    assert_eq!(get_reg(s, "reg-1").await, Some(next.clone()), "unchanged");
+    assert_eq!(events(s, "reg-1").await.len(), 2);
+    assert_eq!(mail(s, "mail-3").await, None);
+    assert_eq!(mail(s, "mail-1").await, Some(m1.clone()), "the job is kept");
+
+    // Also when the write inserts a new record.
+    let fresh = sample_registration("reg-3", "user-1", "unit-1", None, "auth-1", at(300));
+    let mut w = insert_write(&fresh);
+    w.mails = vec![sample_mail("mail-4", Some("reg-3"), at(300)), m2.clone()];
+    refused(
+        s.commit(w).await,
+        StoreError::Conflict,
+        "new record, old job id",
+    );
+    assert_eq!(get_reg(s, "reg-3").await, None);
+    assert_eq!(mail(s, "mail-4").await, None);
+    assert_eq!(mail_about(s, "reg-3").await, vec![]);
+
+    let mut w = update_write(2, &next2, Some(event2));
+    w.mails = vec![m3.clone()];
+    ok(s.commit(w).await, "the next transition with its mail");
+    assert_eq!(mail_about(s, "reg-1").await, vec![m3.clone(), m1.clone()]);
+
+    // A write of mail alone.
+    let m5 = sample_mail("mail-5", None, at(400));
+    ok(
+        s.commit(WriteSet {
+            mails: vec![m5.clone()],
+            ..WriteSet::default()
+        })
+        .await,
+        "mail alone",
+    );
+    assert_eq!(mail(s, "mail-5").await, Some(m5));
+    assert_eq!(
+        due(s, at(10_000), 10).await,
+        ["mail-1", "mail-2", "mail-3", "mail-5"]
+    );
+}
+
+/// `due_mail`: pending jobs due at or before `now`, oldest first, at most `limit`.
+pub async fn due_mail(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let job = |id: &str, created: i64, next: i64| {
+        let mut m = sample_mail(id, Some("reg-1"), at(created));
+        m.next_attempt_at = at(next);
+        m
+    };
+    let mut sent = job("mail-s", 0, 0);
+    sent.status = MailStatus::Sent;
+    sent.attempts = 1;
+    sent.sent_at = Some(at(5));
+    let mut failed = job("mail-f", 0, 0);
+    failed.status = MailStatus::Failed;
+    failed.attempts = 5;
+    failed.last_error = Some("550 mailbox unavailable".into());
+    let jobs = [
+        job("mail-d1", 0, 900),
+        job("mail-d2", 10, 100),
+        job("mail-d3", 20, 1000),
+        job("mail-d4", 30, 1001),
+        job("mail-d5", 40, 500),
+        job("mail-t2", 50, 700),
+        job("mail-t1", 60, 700),
+        sent,
+        failed,
+    ];
+    for j in &jobs {
+        ok(s.put_mail(j).await, &format!("put {}", j.id));
+    }
+    let now = at(1000);
+    assert_eq!(
+        due(s, now, 10).await,
+        [
+            "mail-d2", "mail-d5", "mail-t1", "mail-t2", "mail-d1", "mail-d3"
+        ],
+        "pending, next attempt at or before now, oldest first, ties by id"
+    );
+    assert_eq!(due(s, now, 6).await, due(s, now, 100).await);
+    assert_eq!(due(s, now, 3).await, ["mail-d2", "mail-d5", "mail-t1"]);
+    assert_eq!(due(s, now, 1).await, ["mail-d2"]);
+    assert_eq!(due(s, now, 0).await, Vec::<String>::new());
+    assert_eq!(due(s, at(99), 10).await, Vec::<String>::new());
+    assert_eq!(due(s, at(100), 10).await, ["mail-d2"]);
+    assert_eq!(
+        due(s, at(5000), 10).await,
+        [
+            "mail-d2", "mail-d5", "mail-t1", "mail-t2", "mail-d1", "mail-d3", "mail-d4"
+        ]
+    );
+    let full = ok(s.due_mail(now, 1).await, "due_mail limit 1");
+    assert_eq!(full, vec![jobs[1].clone()], "whole jobs come back");
+}
+
+/// `put_mail` replaces a job: sent jobs are no longer due, failed ones are listed for staff,
+/// a job queued again is due again.
+pub async fn mail_updates(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let reg = sample_registration("reg-1", "user-1", "unit-1", None, "auth-1", at(0));
+    seed_registrations(s, &[reg]).await;
+    let mut m1 = sample_mail("mail-1", Some("reg-1"), at(100));
+    let mut m2 = sample_mail("mail-2", Some("reg-1"), at(200));
+    let m3 = sample_mail("mail-3", None, at(300));
+    ok(
+        s.commit(WriteSet {
+            mails: vec![m1.clone(), m2.clone(), m3.clone()],
+            ..WriteSet::default()
+        })
+        .await,
+        "queue three",
+    );
+    assert_eq!(mail(s, "mail-9").await, None);
+    assert_eq!(due(s, at(1000), 10).await, ["mail-1", "mail-2", "mail-3"]);
+
+    // Sent: no longer due.
+    m1.status = MailStatus::Sent;
+    m1.attempts = 1;
+    m1.sent_at = Some(at(1000));
+    ok(s.put_mail(&m1).await, "mark mail-1 sent");
+    assert_eq!(mail(s, "mail-1").await, Some(m1.clone()));
+    assert_eq!(due(s, at(1000), 10).await, ["mail-2", "mail-3"]);
+    assert_eq!(listed(s, MailStatus::Sent, 10).await, ["mail-1"]);
+    assert_eq!(
+        listed(s, MailStatus::Pending, 10).await,
+        ["mail-3", "mail-2"]
+    );
+
+    // A failed attempt: due again later.
+    m2.attempts = 1;
+    m2.last_error = Some("451 稍后再试".into());
+    m2.next_attempt_at = at(1600);
+    ok(s.put_mail(&m2).await, "reschedule mail-2");
+    assert_eq!(mail(s, "mail-2").await, Some(m2.clone()));
+    assert_eq!(due(s, at(1000), 10).await, ["mail-3"]);
+    assert_eq!(due(s, at(1600), 10).await, ["mail-3", "mail-2"]);
+    assert_eq!(
+        listed(s, MailStatus::Pending, 10).await,
+        ["mail-3", "mail-2"]
+    );
+
+    // Given up: listed as failed, never due.
+    m2.status = MailStatus::Failed;
+    m2.attempts = 5;
+    ok(s.put_mail(&m2).await, "give up mail-2");
+    assert_eq!(due(s, at(99_999), 10).await, ["mail-3"]);
+    assert_eq!(listed(s, MailStatus::Failed, 10).await, ["mail-2"]);
+    assert_eq!(listed(s, MailStatus::Pending, 10).await, ["mail-3"]);
+    assert_eq!(mail_about(s, "reg-1").await, vec![m2.clone(), m1.clone()]);
+
+    // Queued again by staff.
+    m2.status = MailStatus::Pending;
+    m2.attempts = 0;
+    m2.next_attempt_at = at(5000);
+    ok(s.put_mail(&m2).await, "queue mail-2 again");
+    assert_eq!(
+        listed(s, MailStatus::Failed, 10).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(due(s, at(5000), 10).await, ["mail-3", "mail-2"]);
+    assert_eq!(mail(s, "mail-2").await, Some(m2));
+
+    // put_mail also inserts.
+    let m4 = sample_mail("mail-4", Some("reg-1"), at(400));
+    ok(s.put_mail(&m4).await, "put a new job");
+    assert_eq!(mail(s, "mail-4").await, Some(m4));
+}
+
+/// `list_mail` by status and `mail_of_registration`: newest first, ties by id descending.
+pub async fn mail_listings(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let r1 = sample_registration("reg-1", "user-1", "unit-1", None, "auth-1", at(0));
+    let r2 = sample_registration("reg-2", "user-1", "unit-1", None, "auth-1", at(1));
+    seed_registrations(s, &[r1, r2]).await;
+    assert_eq!(
+        listed(s, MailStatus::Pending, 10).await,
+        Vec::<String>::new()
+    );
+
+    let with = |id: &str, reg: Option<&str>, created: i64, status: MailStatus| {
+        let mut m = sample_mail(id, reg, at(created));
+        m.status = status;
+        if status == MailStatus::Sent {
+            m.sent_at = Some(at(created + 1));
+        }
+        m
+    };
+    let jobs = [
+        with("mail-a1", Some("reg-1"), 10, MailStatus::Pending),
+        with("mail-a2", Some("reg-1"), 30, MailStatus::Pending),
+        with("mail-a3", Some("reg-2"), 20, MailStatus::Pending),
+        with("mail-a4", None, 40, MailStatus::Pending),
+        with("mail-a5", Some("reg-1"), 30, MailStatus::Pending),
+        with("mail-f1", Some("reg-1"), 50, MailStatus::Failed),
+        with("mail-f2", Some("reg-2"), 5, MailStatus::Failed),
+        with("mail-s1", Some("reg-2"), 60, MailStatus::Sent),
+    ];
+    for j in &jobs {
+        ok(s.put_mail(j).await, &format!("put {}", j.id));
+    }
+    assert_eq!(
+        listed(s, MailStatus::Pending, 10).await,
+        ["mail-a4", "mail-a5", "mail-a2", "mail-a3", "mail-a1"]
+    );
+    assert_eq!(
+        listed(s, MailStatus::Pending, 2).await,
+        ["mail-a4", "mail-a5"]
+    );
+    assert_eq!(
+        listed(s, MailStatus::Pending, 0).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(s, MailStatus::Failed, 10).await,
+        ["mail-f1", "mail-f2"]
+    );
+    assert_eq!(listed(s, MailStatus::Sent, 10).await, ["mail-s1"]);
+
+    let of1 = mail_about(s, "reg-1").await;
+    assert_eq!(mail_ids(&of1), ["mail-f1", "mail-a5", "mail-a2", "mail-a1"]);
+    assert_eq!(of1[0], jobs[5], "whole jobs come back");
+    assert_eq!(
+        mail_ids(&mail_about(s, "reg-2").await),
+        ["mail-s1", "mail-a3", "mail-f2"]
+    );
+    assert_eq!(mail_about(s, "reg-9").await, vec![]);
+}
+
+/// `bump_counter`: 1, 2, 3 within a window; a new window after it; keys independent.
+pub async fn counters(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    // Every hit asks for a window of 60 s from now (the `bump` helper).
+    assert_eq!(bump(s, "login:a", 0).await, 1);
+    assert_eq!(bump(s, "login:a", 10).await, 2);
+    assert_eq!(bump(s, "login:b", 10).await, 1, "keys are independent");
+    assert_eq!(bump(s, "login:a", 59).await, 3);
+    assert_eq!(bump(s, "login:b", 20).await, 2);
+    // The window is the first hit's (0..60), not extended by later hits.
+    assert_eq!(bump(s, "login:a", 61).await, 1, "a new window");
+    assert_eq!(
+        bump(s, "login:a", 100).await,
+        2,
+        "the new window runs to 121"
+    );
+    assert_eq!(bump(s, "login:b", 69).await, 3);
+    assert_eq!(bump(s, "login:b", 71).await, 1);
+    assert_eq!(bump(s, "login:a", 200).await, 1);
+    // Any text is a key.
+    let odd = "objection:张三@example.com#REG#1";
+    assert_eq!(bump(s, odd, 0).await, 1);
+    assert_eq!(bump(s, odd, 1).await, 2);
+    assert_eq!(bump(s, "objection:张三@example.com", 1).await, 1);
+    // A long window stays open.
+    let hour = Duration::hours(1);
+    for want in 1..=3 {
+        let got = ok(
+            s.bump_counter("day", far(1000 + want), far(1000) + hour)
+                .await,
+            "bump day",
+        );
+        assert_eq!(got, want as u64);
+    }
+}
+
+/// Concurrent hits of one key each get a distinct value: 20 hits give 1..=20, also when they
+/// start a new window together.
+pub async fn concurrent_counters(store: Arc<dyn Store>) {
+    let burst = |secs: i64| {
+        // Spawned at once, so that the hits overlap.
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .bump_counter("burst", far(secs), far(secs) + Duration::seconds(60))
+                        .await
+                })
+            })
+            .collect();
+        async move {
+            let mut got: Vec<u64> = join_all(handles)
+                .await
+                .into_iter()
+                .map(|r| ok(r.expect("bump task panicked"), "concurrent bump"))
+                .collect();
+            got.sort_unstable();
+            got
+        }
+    };
+    let want: Vec<u64> = (1..=20).collect();
+    assert_eq!(burst(0).await, want, "a new counter");
+    assert_eq!(bump(store.as_ref(), "burst", 1).await, 21);
+    assert_eq!(burst(100).await, want, "a new window");
+    assert_eq!(bump(store.as_ref(), "burst", 101).await, 21);
+    assert_eq!(bump(store.as_ref(), "other", 101).await, 1);
 }

@@ -23,4 +23,7 @@ pub mod workflow;
 
 pub use codes::{Action, Kind, Role, Source, State};
 pub use error::{DomainError, Problem};
-pub use record::{Attachment, AttachmentStatus, Decision, Event, Notice, Objection, Registration};
+pub use record::{
+    Attachment, AttachmentStatus, Decision, Event, MailJob, MailStatus, Notice, Objection,
+    Registration,
+};

@@ -52,6 +52,9 @@ pub struct User {
     pub failed_logins: u32,
     #[serde(with = "time::serde::rfc3339::option")]
     pub locked_until: Option<OffsetDateTime>,
+    /// The last successful login; failed logins are counted afresh after it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
     pub active: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -11,7 +11,7 @@ use time::{Date, Duration, OffsetDateTime, UtcOffset};
 use crate::codes::{Kind, State};
 use crate::org::{Authority, Department, Session, Unit, User};
 use crate::project::Project;
-use crate::record::{Attachment, Event, Objection, Registration};
+use crate::record::{Attachment, Event, MailJob, MailStatus, Objection, Registration};
 use crate::scope::ListScope;
 
 /// Why storage refused or failed.
@@ -60,6 +60,8 @@ pub struct WriteSet {
     pub claim_number: Option<(String, String)>,
     /// A number given up by the record in the same write.
     pub release_number: Option<String>,
+    /// Notifications caused by the change, queued atomically with it (new ids).
+    pub mails: Vec<MailJob>,
 }
 
 /// List filters besides scope.
@@ -175,6 +177,49 @@ pub trait Store: Send + Sync {
     async fn put_objection(&self, o: &Objection) -> StoreResult<()>;
     async fn get_objection(&self, id: &str) -> StoreResult<Option<Objection>>;
     async fn list_objections(&self, registration_id: &str) -> StoreResult<Vec<Objection>>;
+
+    // Notifications (the mail outbox).
+    /// Inserts or replaces a mail job (after an attempt, or when staff queue it again).
+    async fn put_mail(&self, job: &MailJob) -> StoreResult<()>;
+    async fn get_mail(&self, id: &str) -> StoreResult<Option<MailJob>>;
+    /// Pending jobs whose `next_attempt_at` is at or before `now`, oldest first, at most `limit`.
+    async fn due_mail(&self, now: OffsetDateTime, limit: usize) -> StoreResult<Vec<MailJob>>;
+    /// Jobs with `status`, newest first, at most `limit`.
+    async fn list_mail(&self, status: MailStatus, limit: usize) -> StoreResult<Vec<MailJob>>;
+    /// Jobs about one registration, any status, newest first.
+    async fn mail_of_registration(&self, registration_id: &str) -> StoreResult<Vec<MailJob>>;
+
+    // Rate limits.
+    /// Adds one to the counter `key` and returns its new value. A counter starts at 1 when it
+    /// did not exist or its window ended (`expires_at` of the stored counter is past `now`);
+    /// `expires_at` is kept from the counter's first hit.
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<u64>;
+}
+
+/// An email to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// Stable id: sending the same job twice gives the same Message-ID.
+    pub id: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Why sending failed; the text is recorded on the job for staff to see.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct MailError(pub String);
+
+/// Sends email: an outbox folder on the embedded default, SES on AWS.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
 }
 
 /// Why the file store failed.

@@ -164,3 +164,62 @@ pub struct Objection {
     #[serde(with = "time::serde::rfc3339::option")]
     pub resolved_at: Option<OffsetDateTime>,
 }
+
+/// Delivery status of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailStatus {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Sent,
+    /// Gave up after repeated failures; staff may queue it again.
+    Failed,
+}
+
+impl MailStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            MailStatus::Pending => "pending",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MailStatus::Pending => "待发送",
+            MailStatus::Sent => "已发送",
+            MailStatus::Failed => "发送失败",
+        }
+    }
+}
+
+/// A notification email, queued in the same write as the transition that caused it and sent
+/// afterwards, so a failing mail server never rolls back or blocks the workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailJob {
+    pub id: String,
+    /// The registration it is about, if any.
+    pub registration_id: Option<String>,
+    /// What caused it (an action code such as `receive_paper`).
+    pub reason: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    /// Plain text, UTF-8.
+    pub body: String,
+    pub status: MailStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_attempt_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<OffsetDateTime>,
+}

@@ -18,9 +18,13 @@
 //! | session | `SESSION#<hash>` | `SESSION` | `ttl` |
 //! | project | `PROJECT#<id>` | `PROJECT` | `unit_pk` = `PROJ#<unit>`, `all_pk` = `PROJ`, `list_sk`; `version` |
 //! | project number | `PROJNUM#<number>` | `PROJNUM` | `project_id` |
+//! | mail job | `MAIL#<id>` | `MAIL` | `all_pk` = `MAIL#<status>`, `list_sk`; `project_pk` = `MAIL#<registration>` when about one; while pending: `due_pk` = `MAIL`, `due_sk` = `<next_attempt_at>#<id>` |
+//! | rate-limit counter | `COUNTER#<key>` | `COUNTER` | `count`, `expires_at` (Unix ns), `ttl` |
 //!
 //! `list_sk` is `<created_at, UTC, fixed width>#<id>`, so the newest come first when an index is
-//! read backwards. Nothing is ever scanned: every read is a `GetItem` or a `Query`.
+//! read backwards. Nothing is ever scanned: every read is a `GetItem`, a `BatchGetItem` or a
+//! `Query`. Mail reads go through an index and then read the jobs themselves (consistently),
+//! since an index lags the table: a job just sent must not be handed out as due again.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -29,7 +33,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chengguo_domain::numbering;
@@ -38,7 +44,9 @@ use chengguo_domain::ports::{
     ListFilter, Page, ProjectWrite, RegistrationWrite, Store, StoreError, StoreResult, WriteSet,
 };
 use chengguo_domain::project::Project;
-use chengguo_domain::record::{Attachment, AttachmentStatus, Event, Objection, Registration};
+use chengguo_domain::record::{
+    Attachment, AttachmentStatus, Event, MailJob, MailStatus, Objection, Registration,
+};
 use chengguo_domain::scope::ListScope;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,8 +55,8 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::setup::{
-    BY_ALL, BY_AUTHORITY, BY_DEPARTMENT, BY_EXPIRY, BY_OWNER, BY_PROJECT, BY_UNIT, Gsi, PK, SK,
-    TTL_ATTRIBUTE,
+    BY_ALL, BY_AUTHORITY, BY_DEPARTMENT, BY_DUE, BY_EXPIRY, BY_OWNER, BY_PROJECT, BY_UNIT, Gsi, PK,
+    SK, TTL_ATTRIBUTE,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -60,6 +68,19 @@ const USER_ID: &str = "user_id";
 const PROJECT_ID: &str = "project_id";
 const REGISTRATION_ID: &str = "registration_id";
 const PENDING: &str = "PENDING";
+const COUNT: &str = "count";
+const EXPIRES_AT: &str = "expires_at";
+/// The one partition of [`BY_DUE`].
+const MAIL_DUE: &str = "MAIL";
+
+/// The most items one `TransactWriteItems` may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// The most keys one `BatchGetItem` may ask for.
+const MAX_BATCH_GET: usize = 100;
+/// How often a `BatchGetItem` is repeated for keys the server left unprocessed.
+const BATCH_GET_ROUNDS: u32 = 8;
+/// How often [`Store::bump_counter`] tries again when other bumps keep resetting the counter.
+const COUNTER_ROUNDS: u32 = 8;
 
 /// How much reading fills one page of a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +182,12 @@ mod keys {
     pub fn project_number(number: &str) -> Key {
         (format!("PROJNUM#{number}"), "PROJNUM".into())
     }
+    pub fn mail(id: &str) -> Key {
+        (format!("MAIL#{id}"), "MAIL".into())
+    }
+    pub fn counter(key: &str) -> Key {
+        (format!("COUNTER#{key}"), "COUNTER".into())
+    }
     pub fn number_partition(prefix: &str) -> String {
         format!("NUMSEQ#{prefix}")
     }
@@ -191,6 +218,14 @@ mod parts {
         format!("PROJ#{unit_id}")
     }
     pub const ALL_PROJECTS: &str = "PROJ";
+    /// Mail jobs with a status, in [`super::BY_ALL`].
+    pub fn mail_with(status: &str) -> String {
+        format!("MAIL#{status}")
+    }
+    /// Mail jobs about a registration, in [`super::BY_PROJECT`].
+    pub fn mail_about(registration_id: &str) -> String {
+        format!("MAIL#{registration_id}")
+    }
 }
 
 const SORTABLE: &[BorrowedFormatItem<'static>] =
@@ -373,7 +408,7 @@ impl Stored for Session {
         keys::session(&self.token_hash)
     }
     fn attributes(&self) -> StoreResult<Vec<(&'static str, AttributeValue)>> {
-        Ok(vec![(TTL_ATTRIBUTE, n(self.expires_at.unix_timestamp()))])
+        Ok(vec![(TTL_ATTRIBUTE, n(cleanup_after(self.expires_at)))])
     }
 }
 
@@ -388,6 +423,28 @@ impl Stored for Project {
             (BY_ALL.sk, s(list_sort_key(self.created_at, &self.id)?)),
             (VERSION, n(self.version)),
         ])
+    }
+}
+
+impl Stored for MailJob {
+    fn key(&self) -> Key {
+        keys::mail(&self.id)
+    }
+    fn attributes(&self) -> StoreResult<Vec<(&'static str, AttributeValue)>> {
+        let mut a = vec![
+            (BY_ALL.pk, s(parts::mail_with(self.status.code()))),
+            (BY_ALL.sk, s(list_sort_key(self.created_at, &self.id)?)),
+        ];
+        if let Some(r) = &self.registration_id {
+            // BY_PROJECT's sort key is list_sk too.
+            a.push((BY_PROJECT.pk, s(parts::mail_about(r))));
+        }
+        // Sparse: a job leaves the due index as soon as it is no longer pending.
+        if self.status == MailStatus::Pending {
+            a.push((BY_DUE.pk, s(MAIL_DUE)));
+            a.push((BY_DUE.sk, s(list_sort_key(self.next_attempt_at, &self.id)?)));
+        }
+        Ok(a)
     }
 }
 
@@ -735,6 +792,12 @@ impl DynamoStore {
         if tx.items.is_empty() {
             return Ok(());
         }
+        if tx.items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Backend(format!(
+                "one write of {} items exceeds DynamoDB's {MAX_TRANSACTION_ITEMS}",
+                tx.items.len()
+            )));
+        }
         let result = self
             .client
             .transact_write_items()
@@ -1027,6 +1090,15 @@ fn partitions(scope: &ListScope) -> Vec<Partition> {
     }
 }
 
+/// When DynamoDB may delete an item that stops mattering at `expires_at`: a day after that, or
+/// after the server's own clock, whichever is later. Validity is always judged by the stored
+/// `expires_at` against the caller's clock; TTL only tidies up, and must never remove an item
+/// early because the caller's clock differs from the wall clock.
+fn cleanup_after(expires_at: OffsetDateTime) -> i64 {
+    let wall = OffsetDateTime::now_utc();
+    expires_at.max(wall).unix_timestamp() + 86_400
+}
+
 // ---------------------------------------------------------------------------------------------
 // The port.
 
@@ -1150,6 +1222,14 @@ impl Store for DynamoStore {
             tx.project(&self.table, p)?;
         }
         tx.number(&self.table, &w)?;
+        for job in &w.mails {
+            tx.put(
+                &self.table,
+                job.to_item()?,
+                Some(Condition::absent()),
+                Guard::Record,
+            )?;
+        }
         self.transact(tx).await
     }
 
@@ -1358,6 +1438,156 @@ impl Store for DynamoStore {
         out.sort_by(|a, b| (a.filed_at, &a.id).cmp(&(b.filed_at, &b.id)));
         Ok(out)
     }
+    async fn put_mail(&self, job: &MailJob) -> StoreResult<()> {
+        self.put(job).await
+    }
+
+    async fn get_mail(&self, id: &str) -> StoreResult<Option<MailJob>> {
+        self.get(keys::mail(id)).await
+    }
+
+    async fn due_mail(&self, now: OffsetDateTime, limit: usize) -> StoreResult<Vec<MailJob>> {
+        // `<now>$` sorts right after every `<now>#<id>`: due at or before `now`.
+        let below = format!("{}$", sortable_time(now)?);
+        let mut out = Vec::new();
+        let mut start = None;
+        while out.len() < limit {
+            let resp = self
+                .index_query(
+                    &BY_DUE,
+                    MAIL_DUE,
+                    Some(&below),
+                    start.take(),
+                    Some(limit - out.len()),
+                    true,
+                )
+                .await?;
+            out.extend(
+                self.current_mail(resp.items(), |j| {
+                    j.status == MailStatus::Pending && j.next_attempt_at <= now
+                })
+                .await?,
+            );
+            start = resp.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn list_mail(&self, status: MailStatus, limit: usize) -> StoreResult<Vec<MailJob>> {
+        let part = parts::mail_with(status.code());
+        let mut out = Vec::new();
+        let mut start = None;
+        while out.len() < limit {
+            let resp = self
+                .index_query(
+                    &BY_ALL,
+                    &part,
+                    None,
+                    start.take(),
+                    Some(limit - out.len()),
+                    false,
+                )
+                .await?;
+            out.extend(
+                self.current_mail(resp.items(), |j| j.status == status)
+                    .await?,
+            );
+            start = resp.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        newest_first(&mut out);
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn mail_of_registration(&self, registration_id: &str) -> StoreResult<Vec<MailJob>> {
+        let items = self
+            .query_index(&BY_PROJECT, &parts::mail_about(registration_id), true)
+            .await?;
+        let mut out = self
+            .current_mail(&items, |j| {
+                j.registration_id.as_deref() == Some(registration_id)
+            })
+            .await?;
+        newest_first(&mut out);
+        Ok(out)
+    }
+
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let now = n(now.unix_timestamp_nanos());
+        let expires = n(expires_at.unix_timestamp_nanos());
+        // DynamoDB removes the item some time after its window ended.
+        let ttl = n(cleanup_after(expires_at));
+        for _ in 0..COUNTER_ROUNDS {
+            // A live counter gets one more; a missing one is created at 1 with this window.
+            let added = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_item(keys::counter(key))))
+                .update_expression(
+                    "SET #e = if_not_exists(#e, :expires), #ttl = if_not_exists(#ttl, :ttl) \
+                     ADD #c :one",
+                )
+                .condition_expression("attribute_not_exists(#pk) OR #e > :now")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#e", EXPIRES_AT)
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_names("#c", COUNT)
+                .expression_attribute_values(":expires", expires.clone())
+                .expression_attribute_values(":ttl", ttl.clone())
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", now.clone())
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match added {
+                Ok(out) => return count_of(out.attributes()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(backend(e)),
+            }
+            // Its window ended: start a new one at 1, unless another bump just did.
+            let mut item = key_item(keys::counter(key));
+            item.insert(COUNT.into(), n(1));
+            item.insert(EXPIRES_AT.into(), expires.clone());
+            item.insert(TTL_ATTRIBUTE.into(), ttl.clone());
+            let reset = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk) OR #e <= :now")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#e", EXPIRES_AT)
+                .expression_attribute_values(":now", now.clone())
+                .send()
+                .await;
+            match reset {
+                Ok(_) => return Ok(1),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "counter {key} kept changing during {COUNTER_ROUNDS} attempts"
+        )))
+    }
 }
 
 impl DynamoStore {
@@ -1370,6 +1600,92 @@ impl DynamoStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+/// Sorts mail jobs newest first: `created_at` descending, then `id` descending.
+fn newest_first(jobs: &mut [MailJob]) {
+    jobs.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+}
+
+/// The `count` an update returned.
+fn count_of(attributes: Option<&Item>) -> StoreResult<u64> {
+    match attributes.and_then(|a| a.get(COUNT)) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| StoreError::Backend(format!("bad count {v}"))),
+        _ => Err(StoreError::Backend("the update returned no count".into())),
+    }
+}
+
+impl DynamoStore {
+    /// The items with these keys, read consistently, in no particular order; absent ones are
+    /// left out.
+    async fn batch_get(&self, keys: Vec<Key>) -> StoreResult<Vec<Item>> {
+        let mut keys = keys;
+        keys.sort();
+        keys.dedup();
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_BATCH_GET) {
+            let mut wanted: Vec<Item> = chunk.iter().cloned().map(key_item).collect();
+            let mut round = 0;
+            while !wanted.is_empty() {
+                if round == BATCH_GET_ROUNDS {
+                    return Err(StoreError::Backend(format!(
+                        "{} keys stayed unprocessed by BatchGetItem",
+                        wanted.len()
+                    )));
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
+                }
+                round += 1;
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(wanted))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                if let Some(items) = resp.responses().and_then(|r| r.get(&self.table)) {
+                    out.extend(items.iter().cloned());
+                }
+                wanted = resp
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current version of the mail jobs behind some index items, those passing `keep`.
+    async fn current_mail(
+        &self,
+        index_items: &[Item],
+        keep: impl Fn(&MailJob) -> bool,
+    ) -> StoreResult<Vec<MailJob>> {
+        if index_items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = index_items
+            .iter()
+            .map(|i| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
+            .collect::<StoreResult<Vec<Key>>>()?;
+        let mut out = Vec::with_capacity(keys.len());
+        for item in self.batch_get(keys).await? {
+            let job = MailJob::from_item(&item)?;
+            if keep(&job) {
+                out.push(job);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -58,13 +58,15 @@ pub const BY_AUTHORITY: Gsi = Gsi {
     pk: "authority_pk",
     sk: "list_sk",
 };
-/// Every registration, account or project (partition `REG`, `USER`, `PROJ`).
+/// Every registration, account or project (partition `REG`, `USER`, `PROJ`); mail jobs by
+/// status (partition `MAIL#<status>`), newest first.
 pub const BY_ALL: Gsi = Gsi {
     name: "by_all",
     pk: "all_pk",
     sk: "list_sk",
 };
-/// Registrations of an in-system project.
+/// Registrations of an in-system project (partition `REG#<project>`); mail jobs about a
+/// registration (partition `MAIL#<registration>`).
 pub const BY_PROJECT: Gsi = Gsi {
     name: "by_project",
     pk: "project_pk",
@@ -75,6 +77,14 @@ pub const BY_EXPIRY: Gsi = Gsi {
     name: "by_expiry",
     pk: "expiry_pk",
     sk: "expiry_sk",
+};
+
+/// Sparse: pending mail jobs by next attempt, oldest first (partition `MAIL`; the attributes
+/// exist only while the job is pending).
+pub const BY_DUE: Gsi = Gsi {
+    name: "by_due",
+    pk: "due_pk",
+    sk: "due_sk",
 };
 
 /// The table's keys and indexes.
@@ -114,6 +124,7 @@ pub fn table_definition() -> TableDefinition {
             BY_ALL,
             BY_PROJECT,
             BY_EXPIRY,
+            BY_DUE,
         ],
         ttl_attribute: TTL_ATTRIBUTE,
     }

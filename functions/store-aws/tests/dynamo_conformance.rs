@@ -13,15 +13,17 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, IndexStatus, KeySchemaElement, KeyType, ScalarAttributeType,
-    TableStatus, TimeToLiveStatus,
+    AttributeDefinition, AttributeValue, BillingMode, IndexStatus, KeySchemaElement, KeyType,
+    ScalarAttributeType, TableStatus, TimeToLiveStatus,
 };
 use chengguo_aws::dynamo::{DynamoStore, PageBudget};
 use chengguo_aws::setup::{
-    client_for_endpoint, dynamo_config_for_endpoint, ensure_bucket, ensure_table, table_definition,
+    BY_DUE, client_for_endpoint, dynamo_config_for_endpoint, ensure_bucket, ensure_table,
+    table_definition,
 };
 use chengguo_conformance::store;
-use chengguo_domain::ports::{ListFilter, Store, StoreError};
+use chengguo_domain::ports::{ListFilter, Store, StoreError, WriteSet};
+use chengguo_domain::record::MailStatus;
 use chengguo_domain::scope::ListScope;
 
 fn endpoint() -> Option<String> {
@@ -156,6 +158,12 @@ suite!(
     projects,
     project_writes_are_atomic,
     objections,
+    mail_is_queued_with_its_transition,
+    due_mail,
+    mail_updates,
+    mail_listings,
+    counters,
+    concurrent_counters,
 );
 
 /// The recorder behind the no-`Scan` checks does see a `Scan` when one is sent.
@@ -486,4 +494,178 @@ async fn short_pages_within_a_tiny_budget_still_visit_every_match_once() {
     }
     drop_table(&client, &table).await;
     assert!(!ops.names().iter().any(|op| op == "Scan"));
+}
+
+/// The operations recorded since `before`.
+fn since(ops: &Operations, before: usize) -> Vec<String> {
+    ops.names()[before..].to_vec()
+}
+
+/// Mail items: only pending jobs sit in the sparse due index, and every mail read is one
+/// index `Query` and one consistent `BatchGetItem` of the jobs themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_pending_mail_is_in_the_due_index_and_mail_reads_are_queries() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, ops, table) = fresh_table(&endpoint).await;
+    let s = DynamoStore::new(client.clone(), &table);
+    let pending = store::sample_mail("mail-p", Some("reg-1"), store::at(10));
+    let mut sent = store::sample_mail("mail-s", Some("reg-1"), store::at(20));
+    sent.status = MailStatus::Sent;
+    sent.sent_at = Some(store::at(21));
+    s.commit(WriteSet {
+        mails: vec![pending.clone(), sent.clone()],
+        ..WriteSet::default()
+    })
+    .await
+    .expect("queue");
+
+    let in_due_index = || async {
+        let resp = client
+            .query()
+            .table_name(&table)
+            .index_name(BY_DUE.name)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", BY_DUE.pk)
+            .expression_attribute_values(":p", AttributeValue::S("MAIL".into()))
+            .send()
+            .await
+            .expect("query the due index");
+        resp.items()
+            .iter()
+            .map(|i| i["pk"].as_s().expect("pk").clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(in_due_index().await, ["MAIL#mail-p"]);
+
+    let before = ops.names().len();
+    assert_eq!(
+        s.due_mail(store::at(1000), 10).await,
+        Ok(vec![pending.clone()])
+    );
+    assert_eq!(since(&ops, before), ["Query", "BatchGetItem"], "due_mail");
+    let before = ops.names().len();
+    assert_eq!(
+        s.list_mail(MailStatus::Sent, 10).await,
+        Ok(vec![sent.clone()])
+    );
+    assert_eq!(since(&ops, before), ["Query", "BatchGetItem"], "list_mail");
+    let before = ops.names().len();
+    assert_eq!(
+        s.mail_of_registration("reg-1").await,
+        Ok(vec![sent.clone(), pending.clone()])
+    );
+    assert_eq!(
+        since(&ops, before),
+        ["Query", "BatchGetItem"],
+        "mail_of_registration"
+    );
+    let before = ops.names().len();
+    assert_eq!(s.due_mail(store::at(0), 10).await, Ok(vec![]));
+    assert_eq!(since(&ops, before), ["Query"], "nothing due, nothing read");
+
+    let mut done = pending.clone();
+    done.status = MailStatus::Sent;
+    s.put_mail(&done).await.expect("mark sent");
+    assert_eq!(in_due_index().await, Vec::<String>::new(), "left the index");
+    done.status = MailStatus::Pending;
+    s.put_mail(&done).await.expect("queue again");
+    assert_eq!(in_due_index().await, ["MAIL#mail-p"], "back in the index");
+
+    drop_table(&client, &table).await;
+    assert!(!ops.names().iter().any(|op| op == "Scan"));
+}
+
+/// A write set larger than one DynamoDB transaction is refused before anything is sent; one of
+/// exactly the limit goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_beyond_the_transaction_limit_is_refused_whole() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, ops, table) = fresh_table(&endpoint).await;
+    let s = DynamoStore::new(client.clone(), &table);
+    let jobs = |n: usize, prefix: &str| -> Vec<_> {
+        (0..n)
+            .map(|i| store::sample_mail(&format!("{prefix}-{i:03}"), None, store::at(i as i64)))
+            .collect()
+    };
+    let before = ops.names().len();
+    match s
+        .commit(WriteSet {
+            mails: jobs(101, "big"),
+            ..WriteSet::default()
+        })
+        .await
+    {
+        Err(StoreError::Backend(msg)) => assert!(msg.contains("100"), "{msg}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(since(&ops, before).is_empty(), "nothing was sent");
+    assert_eq!(s.get_mail("big-000").await, Ok(None));
+
+    s.commit(WriteSet {
+        mails: jobs(100, "full"),
+        ..WriteSet::default()
+    })
+    .await
+    .expect("a write of 100 items");
+    assert_eq!(
+        s.list_mail(MailStatus::Pending, 1000)
+            .await
+            .map(|v| v.len()),
+        Ok(100)
+    );
+    drop_table(&client, &table).await;
+}
+
+/// A counter is one item with its window's end and a time to live; a hit in the window is one
+/// `UpdateItem`, a hit after it one failed `UpdateItem` and one `PutItem`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_is_one_item_with_a_time_to_live() {
+    let Some(endpoint) = endpoint() else { return };
+    let (client, ops, table) = fresh_table(&endpoint).await;
+    let s = DynamoStore::new(client.clone(), &table);
+    let (t0, end) = (store::far(0), store::far(60));
+
+    let before = ops.names().len();
+    assert_eq!(s.bump_counter("login:a", t0, end).await, Ok(1));
+    assert_eq!(since(&ops, before), ["UpdateItem"], "a new counter");
+    let before = ops.names().len();
+    assert_eq!(
+        s.bump_counter("login:a", store::far(30), store::far(90))
+            .await,
+        Ok(2)
+    );
+    assert_eq!(since(&ops, before), ["UpdateItem"], "a hit in the window");
+
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("COUNTER#login:a".into()))
+        .key("sk", AttributeValue::S("COUNTER".into()))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the counter item");
+    let number = |name: &str| item[name].as_n().expect(name).clone();
+    assert_eq!(number("count"), "2");
+    assert_eq!(
+        number("expires_at"),
+        end.unix_timestamp_nanos().to_string(),
+        "the first hit's window"
+    );
+    // DynamoDB may remove it a day after its window ends (never earlier by the wall clock).
+    assert_eq!(number("ttl"), (end.unix_timestamp() + 86_400).to_string());
+
+    let before = ops.names().len();
+    assert_eq!(
+        s.bump_counter("login:a", store::far(61), store::far(121))
+            .await,
+        Ok(1)
+    );
+    assert_eq!(
+        since(&ops, before),
+        ["UpdateItem", "PutItem"],
+        "a hit after the window"
+    );
+    drop_table(&client, &table).await;
 }

@@ -5,7 +5,8 @@
 //!
 //! Durability and consistency: WAL journal with `synchronous=FULL` (a commit that returned is on
 //! disk), foreign keys on, and every [`Store::commit`] in one `BEGIN IMMEDIATE` transaction so
-//! that version guards, events and number claims are applied together or not at all.
+//! that version guards, events, number claims and queued mail are applied together or not at
+//! all.
 //!
 //! rusqlite is synchronous: the connection sits behind a mutex and every call runs on tokio's
 //! blocking pool, so the async runtime never waits on disk. A single connection also serialises
@@ -33,7 +34,9 @@ use chengguo_domain::ports::{
     ListFilter, Page, ProjectWrite, Store, StoreError, StoreResult, WriteSet,
 };
 use chengguo_domain::project::Project;
-use chengguo_domain::record::{Attachment, AttachmentStatus, Event, Objection, Registration};
+use chengguo_domain::record::{
+    Attachment, AttachmentStatus, Event, MailJob, MailStatus, Objection, Registration,
+};
 use chengguo_domain::scope::ListScope;
 
 pub use schema::SCHEMA_VERSION;
@@ -417,8 +420,66 @@ fn commit_write_set(conn: &mut Connection, w: &WriteSet) -> StoreResult<()> {
     if let Some(pw) = &w.project {
         write_project(&tx, pw)?;
     }
+    for job in &w.mails {
+        write_mail(&tx, job, true)?;
+    }
     tx.commit().db()
 }
+
+/// Writes a mail job: an insert refused with [`StoreError::Conflict`] when the id exists
+/// (`insert`), or an upsert.
+fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()> {
+    let sql = if insert {
+        "INSERT INTO mail (id, registration_id, status, next_attempt_at, created_at, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO NOTHING"
+    } else {
+        "INSERT INTO mail (id, registration_id, status, next_attempt_at, created_at, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET registration_id = excluded.registration_id,
+            status = excluded.status, next_attempt_at = excluded.next_attempt_at,
+            created_at = excluded.created_at, doc = excluded.doc"
+    };
+    let added = conn
+        .prepare_cached(sql)
+        .db()?
+        .execute(params![
+            job.id,
+            job.registration_id,
+            job.status.code(),
+            nanos(job.next_attempt_at)?,
+            nanos(job.created_at)?,
+            to_doc(job)?
+        ])
+        .db()?;
+    if added == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+/// Due jobs, oldest first. Without statistics the planner would rather use `mail_by_status`
+/// and sort every pending job; the partial index `mail_due` holds only pending jobs, in order.
+const DUE_MAIL: &str = "SELECT doc FROM mail INDEXED BY mail_due
+     WHERE status = 'pending' AND next_attempt_at <= ?1
+     ORDER BY next_attempt_at, id LIMIT ?2";
+/// Jobs with a status, newest first.
+const MAIL_WITH_STATUS: &str = "SELECT doc FROM mail WHERE status = ?1
+     ORDER BY created_at DESC, id DESC LIMIT ?2";
+/// Jobs about a registration, newest first.
+const MAIL_OF_REGISTRATION: &str = "SELECT doc FROM mail WHERE registration_id = ?1
+     ORDER BY created_at DESC, id DESC";
+
+/// A `LIMIT` argument.
+fn limit_arg(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// How many expired counters one bump removes on the way, so the table does not grow forever.
+const COUNTER_PRUNE: i64 = 16;
+/// How long after its window a counter may be removed: long enough that no hit still in
+/// flight with an earlier `now` could find its counter gone.
+const COUNTER_GRACE: time::Duration = time::Duration::hours(1);
 
 /// One page of registrations, newest first (`created_at` desc, then `id` desc).
 fn list_page(
@@ -939,6 +1000,76 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn put_mail(&self, job: &MailJob) -> StoreResult<()> {
+        let job = job.clone();
+        self.run(move |c| write_mail(c, &job, false)).await
+    }
+
+    async fn get_mail(&self, id: &str) -> StoreResult<Option<MailJob>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM mail WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn due_mail(&self, now: OffsetDateTime, limit: usize) -> StoreResult<Vec<MailJob>> {
+        let now = nanos(now)?;
+        let limit = limit_arg(limit);
+        self.run(move |c| docs(c, DUE_MAIL, params![now, limit]))
+            .await
+    }
+
+    async fn list_mail(&self, status: MailStatus, limit: usize) -> StoreResult<Vec<MailJob>> {
+        let limit = limit_arg(limit);
+        self.run(move |c| docs(c, MAIL_WITH_STATUS, params![status.code(), limit]))
+            .await
+    }
+
+    async fn mail_of_registration(&self, registration_id: &str) -> StoreResult<Vec<MailJob>> {
+        let reg = registration_id.to_owned();
+        self.run(move |c| docs(c, MAIL_OF_REGISTRATION, [reg]))
+            .await
+    }
+
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let stale = nanos(now - COUNTER_GRACE)?;
+        let (key, now, expires) = (key.to_owned(), nanos(now)?, nanos(expires_at)?);
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
+            // A counter long expired is as good as absent; removing a few keeps the table small.
+            tx.prepare_cached(
+                "DELETE FROM counters WHERE key IN (
+                    SELECT key FROM counters WHERE expires_at <= ?1 AND key <> ?2 LIMIT ?3)",
+            )
+            .db()?
+            .execute(params![stale, key, COUNTER_PRUNE])
+            .db()?;
+            // One statement: a window that ended (expires_at <= now) starts again at 1.
+            let count: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO counters (key, count, expires_at) VALUES (?1, 1, ?3)
+                     ON CONFLICT (key) DO UPDATE SET
+                        count = CASE WHEN counters.expires_at <= ?2 THEN 1
+                                     ELSE counters.count + 1 END,
+                        expires_at = CASE WHEN counters.expires_at <= ?2 THEN excluded.expires_at
+                                          ELSE counters.expires_at END
+                     RETURNING count",
+                )
+                .db()?
+                .query_row(params![key, now, expires], |r| r.get(0))
+                .db()?;
+            tx.commit().db()?;
+            u64::try_from(count).map_err(|_| StoreError::Backend(format!("bad count {count}")))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -965,5 +1096,62 @@ mod tests {
         assert_eq!(sync, 2, "synchronous=FULL");
         assert_eq!(fk, 1, "foreign keys on");
         assert_eq!(busy, 10_000, "busy timeout in ms");
+    }
+
+    /// The steps of SQLite's plan for `sql`.
+    fn plan(c: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = stmt.parameter_count();
+        let args: Vec<Value> = (0..n).map(|_| Value::Null).collect();
+        stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn mail_reads_use_their_indexes_without_sorting() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let plans = store
+            .run(|c| {
+                Ok([DUE_MAIL, MAIL_WITH_STATUS, MAIL_OF_REGISTRATION]
+                    .map(|sql| plan(c, sql).join("; ")))
+            })
+            .await
+            .expect("plans");
+        for (p, index) in plans
+            .iter()
+            .zip(["mail_due", "mail_by_status", "mail_by_registration"])
+        {
+            assert!(p.contains(&format!("USING INDEX {index}")), "{p}");
+            assert!(!p.contains("TEMP B-TREE"), "sorts: {p}");
+        }
+    }
+
+    #[tokio::test]
+    async fn long_expired_counters_are_removed_on_the_way() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let minute = time::Duration::minutes(1);
+        for key in ["a", "b", "c"] {
+            assert_eq!(store.bump_counter(key, t0, t0 + minute).await, Ok(1));
+        }
+        let keys = || async {
+            store
+                .run(|c| {
+                    let mut stmt = c.prepare("SELECT key FROM counters ORDER BY key").db()?;
+                    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).db()?;
+                    rows.collect::<Result<Vec<_>, _>>().db()
+                })
+                .await
+                .expect("keys")
+        };
+        // Ended, but not long ago: kept (a hit still in flight may count on it).
+        let soon = t0 + minute * 30;
+        assert_eq!(store.bump_counter("c", soon, soon + minute).await, Ok(1));
+        assert_eq!(keys().await, ["a", "b", "c"]);
+        let later = t0 + COUNTER_GRACE + minute * 2;
+        assert_eq!(store.bump_counter("d", later, later + minute).await, Ok(1));
+        assert_eq!(keys().await, ["c", "d"]);
     }
 }

@@ -117,6 +117,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX objections_by_registration ON objections (registration_id, filed_at, id);
     "#,
+    // 2: the mail outbox and the rate-limit counters. Instants are Unix nanoseconds (UTC).
+    // registration_id has no foreign key: a job may be about no registration at all.
+    r#"
+    CREATE TABLE mail (
+        id              TEXT PRIMARY KEY,
+        registration_id TEXT,
+        status          TEXT NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        doc             TEXT NOT NULL
+    );
+    -- Partial: only pending jobs are ever asked for by due time.
+    CREATE INDEX mail_due             ON mail (next_attempt_at, id) WHERE status = 'pending';
+    CREATE INDEX mail_by_status       ON mail (status, created_at, id);
+    CREATE INDEX mail_by_registration ON mail (registration_id, created_at, id);
+
+    -- A counter counts hits until expires_at (exclusive); a later hit starts it again at 1.
+    CREATE TABLE counters (
+        key        TEXT PRIMARY KEY,
+        count      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX counters_by_expiry ON counters (expires_at);
+    "#,
 ];
 
 /// The schema version this build writes: the number of migrations.
@@ -149,4 +173,44 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .db()?;
     tx.commit().db()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(c: &Connection) -> Vec<String> {
+        let mut stmt = c
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_gains_mail_and_counters_and_keeps_its_data() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute("INSERT INTO units (id, doc) VALUES ('unit-1', '{}')", [])
+            .unwrap();
+        assert!(!tables(&c).contains(&"mail".to_owned()));
+
+        migrate(&mut c).unwrap();
+        let version: u32 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 2);
+        let names = tables(&c);
+        assert!(names.contains(&"mail".to_owned()), "{names:?}");
+        assert!(names.contains(&"counters".to_owned()), "{names:?}");
+        let units: i64 = c
+            .query_row("SELECT count(*) FROM units", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(units, 1, "data kept");
+        migrate(&mut c).unwrap();
+    }
 }

@@ -48,6 +48,12 @@ file_cases!(
     projects,
     project_writes_are_atomic,
     objections,
+    mail_is_queued_with_its_transition,
+    due_mail,
+    mail_updates,
+    mail_listings,
+    counters,
+    concurrent_counters,
 );
 
 #[test]

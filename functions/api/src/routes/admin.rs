@@ -398,6 +398,7 @@ pub async fn create_user(
         },
         failed_logins: 0,
         locked_until: None,
+        last_login_at: None,
         active: true,
         created_at: now,
     };

@@ -2,7 +2,10 @@
 
 pub mod admin;
 pub mod attachments;
+pub mod exports;
+pub mod mail;
 pub mod meta;
+pub mod objections;
 pub mod projects;
 pub mod registrations;
 pub mod session;
@@ -66,6 +69,15 @@ pub fn router(state: AppState) -> Router {
             "/api/registrations/{id}/attachments/{aid}/download",
             get(attachments::download_attachment),
         )
+        .route(
+            "/api/registrations/{id}/notice.xlsx",
+            get(exports::export_notice),
+        )
+        .route("/api/exports/notices", post(exports::export_notices))
+        .route(
+            "/api/exports/registrations.xlsx",
+            get(exports::export_registrations),
+        )
         .route("/api/projects", get(projects::list_projects))
         .route("/api/projects/import", post(projects::import_projects))
         .route(
@@ -91,6 +103,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/admin/users/{id}",
             axum::routing::patch(admin::update_user),
+        )
+        .route("/api/admin/mail", get(mail::list_mail))
+        .route("/api/admin/mail/{id}/retry", post(mail::retry_mail))
+        .route("/api/public/objections", post(objections::create_objection))
+        .route(
+            "/api/objections/{id}/resolve",
+            post(objections::resolve_objection),
         )
         .route("/api/openapi.json", get(meta::get_openapi))
         .route("/healthz", get(meta::get_health))

@@ -1,7 +1,8 @@
-//! `/api/projects`: import (csv), list, record acceptance outcomes.
+//! `/api/projects`: import (xlsx or csv), list, record acceptance outcomes.
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use chengguo_domain::Role;
 use chengguo_domain::project::AcceptanceStatus;
 use serde::Deserialize;
@@ -14,7 +15,10 @@ use crate::projects;
 use crate::state::AppState;
 use crate::views;
 
-/// `POST /api/projects/import`: a CSV body (UTF-8, Chinese header row); answers the row report.
+/// `POST /api/projects/import`: an xlsx workbook or a CSV body (UTF-8), each with the Chinese
+/// header row; answers the row report. The format is told by the body's first bytes (an xlsx
+/// is a zip archive) and by `Content-Type`: the xlsx media type, or `text/csv` (or none) for
+/// CSV; any other type is refused with 400.
 pub async fn import_projects(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -23,8 +27,14 @@ pub async fn import_projects(
     if current.user.role != Role::Admin {
         return Err(ApiError::forbidden("只有系统管理员可以导入项目。"));
     }
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("invalid").to_owned());
     let bytes = read_body(req, state.config.max_import_body).await?;
-    let rows = projects::parse_csv(&bytes).map_err(|m| ApiError::invalid("file", m))?;
+    let format = projects::ImportFormat::detect(content_type.as_deref(), &bytes)
+        .map_err(ApiError::bad_request)?;
+    let rows = projects::parse_file(&bytes, format).map_err(|m| ApiError::invalid("file", m))?;
     let report = projects::import(&state, &rows).await?;
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
 }

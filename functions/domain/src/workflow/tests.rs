@@ -267,6 +267,7 @@ fn user(role: Role, attached: bool) -> User {
         supervised_unit_ids: Vec::new(),
         failed_logins: 0,
         locked_until: None,
+        last_login_at: None,
         active: true,
         created_at: EARLIER,
     };
