@@ -10,4 +10,5 @@ mod objections;
 mod projects;
 mod scope;
 mod session;
+mod site;
 mod workflow;

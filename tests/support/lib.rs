@@ -109,6 +109,7 @@ impl TestApp {
                     mail_templates: Arc::new(chengguo_mail::Templates::new().expect("templates")),
                     config: Arc::new(test_config()),
                     local_files: None,
+                    site_changes: None,
                 };
                 mail = MailSink::Ses {
                     endpoint,
@@ -198,6 +199,13 @@ impl TestApp {
             cookie: Some(cookie),
             csrf: Some(csrf),
         }
+    }
+
+    /// The same app answering with `state` (e.g. with a site rebuilder listening).
+    pub fn with_state(mut self, state: AppState) -> TestApp {
+        self.router = chengguo_api::router(state.clone());
+        self.state = state;
+        self
     }
 
     /// Moves the clock by whole days.

@@ -442,7 +442,11 @@ pub async fn act(
         website_notice_days: state.config.website_notice_days,
     };
     let outcome = workflow::apply(&reg, user, action, &req, &facts)?;
-    commit_one(
+    let public = matches!(
+        action,
+        Action::ReceivePaper | Action::Decide | Action::Reopen
+    );
+    let record = commit_one(
         state,
         outcome.record,
         reg.version,
@@ -450,5 +454,9 @@ pub async fn act(
         outcome.claim_number,
         outcome.release_number,
     )
-    .await
+    .await?;
+    if public && let Some(changes) = &state.site_changes {
+        changes.notify_one();
+    }
+    Ok(record)
 }

@@ -20,4 +20,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Set on the embedded backend: the router then serves the signed file URLs itself.
     pub local_files: Option<Arc<LocalFiles>>,
+    /// Told after every change to what the public site shows (paper received, decided,
+    /// reopened), when something rebuilds the site in this process.
+    pub site_changes: Option<Arc<tokio::sync::Notify>>,
 }

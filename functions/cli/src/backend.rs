@@ -148,6 +148,7 @@ pub async fn open(
                 mail_templates: Arc::new(templates()?),
                 config: Arc::new(config),
                 local_files: Some(files),
+                site_changes: None,
             })
         }
         Backend::Aws {
@@ -166,6 +167,7 @@ pub async fn open(
                 mail_templates: Arc::new(templates()?),
                 config: Arc::new(config),
                 local_files: None,
+                site_changes: None,
             })
         }
     }
@@ -189,7 +191,75 @@ pub fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
-/// Everything the local server answers: the API, the signed file URLs and the pages.
+/// The API, the signed file URLs and the pages, with a JSON "not found" for other paths.
 pub fn app_router(state: AppState) -> axum::Router {
     chengguo_api::router(state.clone()).merge(chengguo_pages::router(state))
+}
+
+/// Everything the local server answers: the API, the signed file URLs, the pages, and the
+/// public site at `/` for every other path (unknown `/api/` paths still answer JSON).
+pub fn app_router_with_site(state: AppState, site: Arc<chengguo_site::MemorySink>) -> axum::Router {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let site = chengguo_site::router(site);
+    chengguo_api::routes::api_routes(state.clone())
+        .merge(chengguo_pages::router(state))
+        .fallback(move |req: axum::extract::Request| {
+            let site = site.clone();
+            async move {
+                if req.uri().path().starts_with("/api/") {
+                    return chengguo_api::ApiError::NoRoute.into_response();
+                }
+                match site.oneshot(req).await {
+                    Ok(resp) => resp.into_response(),
+                    Err(never) => match never {},
+                }
+            }
+        })
+}
+
+/// The public site's publisher for this server: pages kept in memory and served at `/`.
+pub fn site_publisher(
+    config: &Config,
+    sink: Arc<dyn chengguo_site::SiteSink>,
+) -> anyhow::Result<chengguo_site::Publisher> {
+    let site = chengguo_site::Site::from_embedded().map_err(|e| anyhow::anyhow!("site: {e}"))?;
+    Ok(chengguo_site::Publisher::new(site, sink)
+        .with_base_url(config.public_url.clone())
+        .with_notice_contact(config.notice_contact.clone()))
+}
+
+/// Rebuilds the public site whenever `changes` is told (paper received, decided, reopened) and
+/// a minute past every midnight in China, when notices start and end.
+pub fn spawn_site_rebuilder(
+    state: AppState,
+    publisher: chengguo_site::Publisher,
+    changes: Arc<tokio::sync::Notify>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let now = state.clock.now().to_offset(chengguo_domain::ports::CHINA);
+            let next_day = (now.date() + time::Duration::days(1))
+                .midnight()
+                .assume_offset(chengguo_domain::ports::CHINA);
+            let wait = (next_day - now + time::Duration::minutes(1))
+                .try_into()
+                .unwrap_or(std::time::Duration::from_secs(3600));
+            tokio::select! {
+                _ = changes.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            match publisher
+                .rebuild(state.store.as_ref(), state.clock.today())
+                .await
+            {
+                Ok(r) => tracing::info!(
+                    written = r.written.len(),
+                    deleted = r.deleted.len(),
+                    "public site rebuilt"
+                ),
+                Err(e) => tracing::warn!(error = %e, "rebuilding the public site failed"),
+            }
+        }
+    })
 }

@@ -50,6 +50,22 @@ enum Command {
         data: PathBuf,
         file: PathBuf,
     },
+    /// Generates the public site from the stored state into a folder (only changed files are
+    /// written; pages no longer produced are removed).
+    BuildSite {
+        #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
+        data: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// The URL the site is published at (feed and sitemap links).
+        #[arg(
+            long,
+            env = "CHENGGUO_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
+    },
     /// Creates the DynamoDB table (with its GSIs) and the buckets when missing.
     SetupAws,
 }
@@ -138,6 +154,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::BuildSite {
+            data,
+            out,
+            public_url,
+        } => {
+            let state = state_for(&data, &public_url).await?;
+            let sink = std::sync::Arc::new(chengguo_site::DirSink::new(&out));
+            let publisher = backend::site_publisher(&state.config, sink)?;
+            let report = publisher
+                .rebuild(state.store.as_ref(), state.clock.today())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "公开网站已生成到 {}：写入 {} 个文件，删除 {} 个，未变 {} 个。",
+                out.display(),
+                report.written.len(),
+                report.deleted.len(),
+                report.unchanged
+            );
+            Ok(())
+        }
         Command::SetupAws => {
             let (dynamo, s3) = chengguo_aws::setup::from_env().await;
             let table = std::env::var("CHENGGUO_TABLE").unwrap_or_else(|_| "chengguo".into());
@@ -168,8 +205,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Serves the router until Ctrl-C or SIGTERM, sweeping expired uploads every ten minutes.
-pub async fn serve(state: chengguo_api::AppState, addr: SocketAddr) -> anyhow::Result<()> {
+/// Serves the router until Ctrl-C or SIGTERM: the API, the pages and the public site (kept in
+/// memory, rebuilt after each change it shows and every day after midnight in China), sending
+/// due mail every minute and sweeping expired uploads every ten minutes.
+pub async fn serve(mut state: chengguo_api::AppState, addr: SocketAddr) -> anyhow::Result<()> {
+    let sink = chengguo_site::MemorySink::new();
+    let publisher = backend::site_publisher(&state.config, sink.clone())?;
+    let report = publisher
+        .rebuild(state.store.as_ref(), state.clock.today())
+        .await
+        .map_err(|e| anyhow::anyhow!("building the public site: {e}"))?;
+    tracing::info!(files = report.written.len(), "public site built");
+    let changes = std::sync::Arc::new(tokio::sync::Notify::new());
+    state.site_changes = Some(changes.clone());
+    let rebuilder = backend::spawn_site_rebuilder(state.clone(), publisher, changes);
     // Housekeeping: send due mail (retries included) every minute, sweep expired uploads every
     // ten minutes.
     let housekeeping = {
@@ -204,11 +253,13 @@ pub async fn serve(state: chengguo_api::AppState, addr: SocketAddr) -> anyhow::R
         .await
         .with_context(|| format!("listening on {addr}"))?;
     eprintln!("chengguo 正在 http://{addr} 提供服务");
-    let app = crate::backend::app_router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = crate::backend::app_router_with_site(state, sink)
+        .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     housekeeping.abort();
+    rebuilder.abort();
     Ok(())
 }
 

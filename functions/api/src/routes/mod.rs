@@ -17,8 +17,13 @@ use axum::routing::{get, post};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Assembles the API router.
+/// Assembles the API router: every route, and a JSON "not found" for any other path.
 pub fn router(state: AppState) -> Router {
+    api_routes(state).fallback(|| async { ApiError::NoRoute })
+}
+
+/// Every route of the API without a fallback, for merging with pages and the public site.
+pub fn api_routes(state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/api/session",
@@ -114,7 +119,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(meta::get_openapi))
         .route("/healthz", get(meta::get_health))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .fallback(|| async { ApiError::NoRoute })
         .with_state(state.clone());
     let api = match &state.local_files {
         Some(files) => api.merge(chengguo_files_local::router(files.clone())),
