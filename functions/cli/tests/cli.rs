@@ -344,3 +344,48 @@ fn import_projects_reads_xlsx_workbooks_by_extension() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(".xlsx"));
 }
+
+#[test]
+fn build_site_writes_the_public_site_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("site");
+    let seeded = Command::new(BIN)
+        .args(["seed-demo", "--data"])
+        .arg(dir.path())
+        .env_remove("CHENGGUO_BACKEND")
+        .output()
+        .expect("seed-demo");
+    assert!(seeded.status.success());
+    let build = || {
+        Command::new(BIN)
+            .args(["build-site", "--data"])
+            .arg(dir.path())
+            .arg("--out")
+            .arg(&out)
+            .env_remove("CHENGGUO_BACKEND")
+            .output()
+            .expect("build-site")
+    };
+    let first = build();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(text.contains("公开网站已生成"), "{text}");
+    let home = std::fs::read_to_string(out.join("index.html")).expect("home page");
+    assert!(home.contains("lang=\"zh-CN\""));
+    for page in [
+        "notices/index.html",
+        "registry/index.html",
+        "404.html",
+        "feed.xml",
+        "sitemap.xml",
+    ] {
+        assert!(out.join(page).exists(), "{page}");
+    }
+    let second = build();
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(text.contains("写入 0 个文件"), "{text}");
+}
