@@ -4,6 +4,7 @@
 //! API, with a little plain JavaScript where it helps (uploads with progress); every form also
 //! works without it where a plain form can do the job.
 
+pub mod app;
 pub mod assets;
 pub mod guard;
 pub mod login;
@@ -34,6 +35,7 @@ pub fn router(app: AppState) -> Router {
         .route("/login", get(login::show_login).post(login::submit_login))
         .route("/logout", post(login::submit_logout))
         .route("/assets/{file}", get(assets::get_asset))
+        .merge(app::routes())
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(
             state,
