@@ -4,6 +4,7 @@
 //! a skip line (`scripts/browser-deps.sh` installs them; `scripts/test` runs it first).
 
 mod applicant;
+mod staff;
 mod support;
 
 use chengguo_api::service::{self, CreateRequest};

@@ -4,10 +4,12 @@
 //! API, with a little plain JavaScript where it helps (uploads with progress); every form also
 //! works without it where a plain form can do the job.
 
+pub mod admin;
 pub mod app;
 pub mod assets;
 pub mod guard;
 pub mod login;
+pub mod print;
 pub mod render;
 
 use std::sync::Arc;
@@ -36,6 +38,7 @@ pub fn router(app: AppState) -> Router {
         .route("/logout", post(login::submit_logout))
         .route("/assets/{file}", get(assets::get_asset))
         .merge(app::routes())
+        .merge(admin::routes())
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(
             state,
