@@ -68,6 +68,13 @@ enum Command {
     },
     /// Creates the DynamoDB table (with its GSIs) and the buckets when missing.
     SetupAws,
+    /// Copies the embedded data folder (every record, event, number and file) into the AWS
+    /// backend of CHENGGUO_TABLE and CHENGGUO_UPLOADS_BUCKET, then compares the counts; running
+    /// it again copies only what is missing.
+    Migrate {
+        #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
+        data: PathBuf,
+    },
 }
 
 /// Runs the command line; errors are printed and give exit code 1.
@@ -175,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Migrate { data } => crate::migrate::run(&data).await,
         Command::SetupAws => {
             let (dynamo, s3) = chengguo_aws::setup::from_env().await;
             let table = std::env::var("CHENGGUO_TABLE").unwrap_or_else(|_| "chengguo".into());

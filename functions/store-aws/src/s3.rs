@@ -103,6 +103,15 @@ pub fn content_disposition(filename: &str) -> String {
     out
 }
 
+/// The headers a presigned request must be sent with: those it was signed with. On Lambda the
+/// SDK adds `x-amzn-trace-id` (recursion detection) to every request, presigned ones included,
+/// but never signs it; a browser need not send it (a redirect could not, and the bucket's CORS
+/// rule would refuse it).
+fn must_send(req: &aws_sdk_s3::presigning::PresignedRequest) -> impl Iterator<Item = (&str, &str)> {
+    req.headers()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("x-amzn-trace-id"))
+}
+
 #[async_trait]
 impl Blobs for S3Blobs {
     async fn presign_put(
@@ -124,8 +133,7 @@ impl Blobs for S3Blobs {
             .presigned(presigning(ttl)?)
             .await
             .map_err(backend)?;
-        let headers: BTreeMap<String, String> = req
-            .headers()
+        let headers: BTreeMap<String, String> = must_send(&req)
             .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
             .collect();
         Ok(PresignedUpload {
@@ -153,7 +161,7 @@ impl Blobs for S3Blobs {
             .await
             .map_err(backend)?;
         // A redirect carries no headers: everything must be in the URL.
-        if let Some((name, _)) = req.headers().next() {
+        if let Some((name, _)) = must_send(&req).next() {
             return Err(backend_msg(format!(
                 "a presigned download needs header {name}, which a redirect cannot send"
             )));

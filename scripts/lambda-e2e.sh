@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End to end through the built Lambda binaries, as deployed but on this machine:
+#   1. builds them (scripts/lambda-build.sh --x86-64, the machine's own architecture);
+#   2. starts ministack (DynamoDB, S3, SES) and creates a table and buckets;
+#   3. loads the demo organisation into a data folder and moves it there with `chengguo migrate`;
+#   4. starts cargo-lambda's runtime emulator (`cargo lambda watch --only-lambda-apis`) and every
+#      function's bootstrap polling it, with the environment the template gives it, and prints
+#      each function's zipped size and its start-up time (process start to first answered event);
+#   5. runs functions/lambda/tests/watch.rs against them: the workflow through the function
+#      URLs, uploads through presigned URLs, the publisher, the announcement in the site bucket.
+#
+#   scripts/lambda-e2e.sh [--no-build]
+#
+# Environment: CHENGGUO_VENV, CARGO_TARGET_DIR as for the other scripts; MINISTACK_PORT and
+# LAMBDA_EMULATOR_PORT (default: free ports).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+VENV=${CHENGGUO_VENV:-$ROOT/.venv}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chengguo/target}
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/chengguo-e2e.XXXXXX")
+export CHENGGUO_RUN_DIR=$RUN
+FUNCTIONS=(submissions transitions uploads exports pages objections publisher housekeeping)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
+
+if [[ ${1:-} != --no-build ]]; then
+    scripts/lambda-build.sh --x86-64
+fi
+cargo build --quiet -p chengguo
+CHENGGUO=$CARGO_TARGET_DIR/debug/chengguo
+for f in "${FUNCTIONS[@]}"; do
+    [[ -x target/lambda/$f/bootstrap ]] || { echo "target/lambda/$f/bootstrap missing: build first" >&2; exit 1; }
+done
+
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    scripts/ministack.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export MINISTACK_PORT=${MINISTACK_PORT:-$(free_port)}
+scripts/ministack.sh start
+S3=$(scripts/ministack.sh endpoint)
+export AWS_ENDPOINT_URL=$S3 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+suffix=$(date +%s)-$$
+export CHENGGUO_TABLE=chengguo-e2e-$suffix CHENGGUO_UPLOADS_BUCKET=chengguo-e2e-uploads-$suffix \
+    CHENGGUO_SITE_BUCKET=chengguo-e2e-site-$suffix
+"$CHENGGUO" setup-aws
+# SES on ministack sends only from a verified identity.
+"$VENV/bin/python" - "$S3" <<'PY' || echo "e2e: could not verify the SES identity; mail stays queued" >&2
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/v2/email/identities", method="POST",
+    data=json.dumps({"EmailIdentity": "example.org"}).encode(),
+    headers={"content-type": "application/json",
+             "authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0"})
+urllib.request.urlopen(req, timeout=10).read()
+PY
+
+# The system moves in from a data folder of the embedded default.
+"$CHENGGUO" seed-demo --data "$RUN/data" >/dev/null
+"$CHENGGUO" migrate --data "$RUN/data"
+
+EMULATOR_PORT=${LAMBDA_EMULATOR_PORT:-$(free_port)}
+EMULATOR=http://127.0.0.1:$EMULATOR_PORT
+"$VENV/bin/cargo-lambda" lambda watch --only-lambda-apis -A 127.0.0.1 -P "$EMULATOR_PORT" \
+    -p chengguo-lambda >"$RUN/emulator.log" 2>&1 &
+PIDS+=($!)
+python3 - "$EMULATOR_PORT" <<'PY'
+import socket, sys, time
+for _ in range(150):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit("e2e: the emulator did not start")
+PY
+
+# The environment of infra/template.yaml (Globals and each function's own).
+common=(CHENGGUO_TABLE=$CHENGGUO_TABLE CHENGGUO_UNIT_NOTICE_DAYS=7 CHENGGUO_WEBSITE_NOTICE_DAYS=30
+    CHENGGUO_PUBLIC_URL=http://127.0.0.1:$EMULATOR_PORT CHENGGUO_LOG=info)
+own() {
+    case $1 in
+    uploads) echo "CHENGGUO_UPLOADS_BUCKET=$CHENGGUO_UPLOADS_BUCKET" ;;
+    pages | housekeeping) echo "CHENGGUO_UPLOADS_BUCKET=$CHENGGUO_UPLOADS_BUCKET CHENGGUO_MAIL_FROM=no-reply@example.org" ;;
+    transitions) echo "CHENGGUO_MAIL_FROM=no-reply@example.org" ;;
+    publisher) echo "CHENGGUO_SITE_BUCKET=$CHENGGUO_SITE_BUCKET" ;;
+    esac
+}
+
+printf '\n%-14s %10s %12s\n' function zipped start-up
+for f in "${FUNCTIONS[@]}"; do
+    zipped=$(python3 - "target/lambda/$f/bootstrap" <<'PY'
+import io, sys, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    z.write(sys.argv[1], "bootstrap")
+print(len(buf.getvalue()))
+PY
+)
+    start=$(now_ms)
+    # A Lambda's environment holds only what the template sets and the runtime's own variables.
+    # shellcheck disable=SC2046
+    env -i PATH=/usr/bin:/bin HOME="$RUN" \
+        AWS_ENDPOINT_URL="$S3" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+        AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$EMULATOR_PORT/.rt/$f" AWS_LAMBDA_FUNCTION_NAME="$f" \
+        AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
+        "${common[@]}" $(own "$f") \
+        "target/lambda/$f/bootstrap" >"$RUN/$f.log" 2>&1 &
+    PIDS+=($!)
+    case $f in
+    publisher | housekeeping)
+        curl -sf --max-time 120 -o /dev/null -X POST -d '{}' "$EMULATOR/2015-03-31/functions/$f/invocations" ;;
+    *) curl -sf --max-time 60 -o /dev/null "$EMULATOR/lambda-url/$f/healthz" ;;
+    esac
+    printf '%-14s %7.1f MB %9d ms\n' "$f" "$(python3 -c "print($zipped/1048576)")" "$(($(now_ms) - start))"
+done
+echo
+
+CHENGGUO_TEST_LAMBDA_WATCH=$EMULATOR CHENGGUO_TEST_AWS_ENDPOINT=$S3 \
+    cargo test -p chengguo-lambda --test watch -- --nocapture
