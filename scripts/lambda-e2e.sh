@@ -123,4 +123,4 @@ done
 echo
 
 CHENGGUO_TEST_LAMBDA_WATCH=$EMULATOR CHENGGUO_TEST_AWS_ENDPOINT=$S3 \
-    cargo test -p chengguo-lambda --test watch -- --nocapture
+    cargo test -p chengguo-lambda --test watch -- --ignored --nocapture
