@@ -184,12 +184,11 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = session_token(parts).ok_or_else(|| ApiError::unauthenticated("请先登录。"))?;
-        let session = state
-            .store
-            .get_session(&token_hash(&token))
+        if session_token(parts).is_none() {
+            return Err(ApiError::unauthenticated("请先登录。"));
+        }
+        let (user, session) = current(state, parts)
             .await?
-            .filter(|s| s.expires_at > state.clock.now())
             .ok_or_else(|| ApiError::unauthenticated("登录已过期，请重新登录。"))?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
@@ -202,12 +201,6 @@ impl FromRequestParts<AppState> for CurrentUser {
                 return Err(ApiError::Csrf);
             }
         }
-        let user = state
-            .store
-            .get_user(&session.user_id)
-            .await?
-            .filter(|u| u.active)
-            .ok_or_else(|| ApiError::unauthenticated("账号不可用，请重新登录。"))?;
         Ok(CurrentUser { user, session })
     }
 }
