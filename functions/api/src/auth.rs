@@ -124,11 +124,14 @@ pub async fn login(
             .store
             .bump_counter(&key, now, now + state.config.lockout_duration)
             .await?;
-        user.failed_logins = u32::try_from(failures).unwrap_or(u32::MAX);
+        // Only the attempt that reaches the threshold writes the account: a write from an
+        // attempt below it, finishing later with an older copy of the account, would otherwise
+        // clear the lock another attempt had just set.
         if failures >= u64::from(state.config.lockout_threshold) {
+            user.failed_logins = u32::try_from(failures).unwrap_or(u32::MAX);
             user.locked_until = Some(now + state.config.lockout_duration);
+            state.store.update_user(&user).await?;
         }
-        state.store.update_user(&user).await?;
         return Err(wrong());
     }
     user.failed_logins = 0;
