@@ -66,6 +66,22 @@ enum Command {
         )]
         public_url: String,
     },
+    /// Creates a system administrator account (the first account of a new installation) in
+    /// the backend CHENGGUO_BACKEND selects. The password is read from the first line of
+    /// standard input, or from CHENGGUO_ADMIN_PASSWORD when set, never from the command line.
+    CreateAdmin {
+        #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
+        data: PathBuf,
+        /// Login name: 3 to 32 letters, digits, dots, dashes or underscores.
+        #[arg(long)]
+        username: String,
+        /// The name shown to others.
+        #[arg(long, default_value = "系统管理员")]
+        display_name: String,
+        /// Email address for notifications.
+        #[arg(long)]
+        email: Option<String>,
+    },
     /// Creates the DynamoDB table (with its GSIs) and the buckets when missing.
     SetupAws,
     /// Copies the embedded data folder (every record, event, number and file) into the AWS
@@ -93,6 +109,22 @@ pub async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A refusal of the API as the command line prints it: the message and each problem.
+fn refusal(e: chengguo_api::ApiError) -> anyhow::Error {
+    let message = e.to_string();
+    let mut text = message.clone();
+    if let chengguo_api::ApiError::Domain(chengguo_domain::DomainError::Validation {
+        details,
+        ..
+    }) = &e
+    {
+        for p in details.iter().filter(|p| p.message != message) {
+            text.push_str(&format!("\n  {}：{}", p.field, p.message));
+        }
+    }
+    anyhow::anyhow!(text)
 }
 
 async fn state_for(
@@ -180,6 +212,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.deleted.len(),
                 report.unchanged
             );
+            Ok(())
+        }
+        Command::CreateAdmin {
+            data,
+            username,
+            display_name,
+            email,
+        } => {
+            let password = match std::env::var("CHENGGUO_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let state = state_for(&data, "http://127.0.0.1:8080").await?;
+            let user = chengguo_api::routes::admin::create_administrator(
+                &state,
+                &username,
+                &display_name,
+                &password,
+                email,
+            )
+            .await
+            .map_err(refusal)?;
+            println!("已创建系统管理员账号“{}”。", user.username);
             Ok(())
         }
         Command::Migrate { data } => crate::migrate::run(&data).await,

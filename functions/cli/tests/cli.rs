@@ -389,3 +389,94 @@ fn build_site_writes_the_public_site_and_a_second_run_changes_nothing() {
     let text = String::from_utf8_lossy(&second.stdout);
     assert!(text.contains("写入 0 个文件"), "{text}");
 }
+
+/// `chengguo create-admin` with the password on standard input.
+fn create_admin(data: &std::path::Path, username: &str, password: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["create-admin", "--username", username, "--email"])
+        .arg("it@example.org")
+        .arg("--data")
+        .arg(data)
+        .env_remove("CHENGGUO_BACKEND")
+        .env_remove("CHENGGUO_ADMIN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("create-admin");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().expect("create-admin ends")
+}
+
+#[tokio::test]
+async fn create_admin_makes_the_first_account_of_a_new_installation() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = create_admin(dir.path(), "root", "short");
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("密码至少8位"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+    let bad_name = create_admin(dir.path(), "../etc", "a long enough password");
+    assert!(!bad_name.status.success());
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("用户名应为3至32位"));
+
+    let made = create_admin(dir.path(), "root", "a long enough password");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(String::from_utf8_lossy(&made.stdout).contains("已创建系统管理员账号“root”"));
+    let again = create_admin(dir.path(), "root", "another long password");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("已被使用"));
+
+    // The server, started without demo data, lets that administrator in, and only with the
+    // first password; the refused attempts created nothing.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        Command::new(BIN)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(dir.path())
+            .env_remove("CHENGGUO_BACKEND")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+    let login = |password: &'static str| {
+        client
+            .post(format!("{base}/api/session"))
+            .json(&json!({"username": "root", "password": password}))
+            .send()
+    };
+    assert_eq!(login("another long password").await.unwrap().status(), 401);
+    let r = login("a long enough password").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "admin");
+    assert_eq!(body["user"]["email"], "it@example.org");
+    let users: serde_json::Value = client
+        .get(format!("{base}/api/admin/users"))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["root"]);
+}

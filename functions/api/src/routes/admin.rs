@@ -288,7 +288,36 @@ pub async fn create_user(
     current: CurrentUser,
     JsonBody(b): JsonBody<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let me = &current.user;
+    let user = insert_user(&state, Some(&current.user), b).await?;
+    Ok((StatusCode::CREATED, Json(views::user(&user))))
+}
+
+/// Creates a system administrator account for the operator at the command line
+/// (`chengguo create-admin`), who needs no session: the first account of a new installation.
+/// The same checks as `POST /api/admin/users`.
+pub async fn create_administrator(
+    state: &AppState,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    email: Option<String>,
+) -> ApiResult<User> {
+    let b = NewUser {
+        username: username.to_owned(),
+        display_name: display_name.to_owned(),
+        password: password.to_owned(),
+        role: Role::Admin.code().to_owned(),
+        email,
+        unit_id: None,
+        department_id: None,
+        authority_id: None,
+        supervised_unit_ids: Vec::new(),
+    };
+    insert_user(state, None, b).await
+}
+
+/// Checks and stores a new account created by `me`, or by the operator when `me` is `None`.
+async fn insert_user(state: &AppState, me: Option<&User>, b: NewUser) -> ApiResult<User> {
     let mut problems = Vec::new();
     let role = Role::parse(&b.role);
     if role.is_none() {
@@ -320,15 +349,17 @@ pub async fn create_user(
     refuse_if(problems)?;
     let role = role.expect("checked");
     let mut unit_id = b.unit_id.filter(|s| !s.is_empty());
-    if me.role == Role::Unit {
-        if !matches!(role, Role::Leader | Role::Department) {
-            return Err(ApiError::forbidden(
-                "单位管理员只能创建本单位的项目负责人和二级部门账号。",
-            ));
+    match me {
+        Some(me) if me.role == Role::Unit => {
+            if !matches!(role, Role::Leader | Role::Department) {
+                return Err(ApiError::forbidden(
+                    "单位管理员只能创建本单位的项目负责人和二级部门账号。",
+                ));
+            }
+            unit_id = me.unit_id.clone();
         }
-        unit_id = me.unit_id.clone();
-    } else {
-        require_admin(me)?;
+        Some(me) => require_admin(me)?,
+        None => {}
     }
     let department_id = b.department_id.filter(|s| !s.is_empty());
     let authority_id = b.authority_id.filter(|s| !s.is_empty());
@@ -408,7 +439,7 @@ pub async fn create_user(
         ),
         e => e.into(),
     })?;
-    Ok((StatusCode::CREATED, Json(views::user(&user))))
+    Ok(user)
 }
 
 #[derive(Deserialize)]
