@@ -368,6 +368,44 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_workbook_too_large_for_a_lambda_response_is_downloaded_from_the_bucket,
+    |app: TestApp| async move {
+        let point = login(&app, "point").await;
+        let small = chengguo_lambda::http::router_with(Function::Exports, app.state.clone(), 64);
+        let answer = invoke_router(
+            small,
+            &event("function_url_get_registrations_export", &point.fill()),
+        )
+        .await;
+        assert_eq!(answer.status, 303, "{}", answer.text());
+        assert_eq!(answer.headers["cache-control"], "no-store");
+        let location = &answer.headers["location"];
+        let (status, bytes) = app.get_url(location).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(bytes.starts_with(b"PK"), "the workbook itself");
+        // The same workbook as the function answers inline below the limit.
+        let inline = invoke(
+            Function::Exports,
+            &app,
+            &event("function_url_get_registrations_export", &point.fill()),
+        )
+        .await;
+        assert_eq!(inline.status, 200);
+        assert_eq!(bytes.len(), inline.body.len());
+        // A refusal is never redirected.
+        let anonymous = invoke_router(
+            chengguo_lambda::http::router_with(Function::Exports, app.state.clone(), 64),
+            &event(
+                "function_url_get_registrations_export",
+                &[("SESSION", "none"), ("CSRF", "")],
+            ),
+        )
+        .await;
+        assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+    }
+);
+
 /// `lambda_http::request::from_str` turns the fixture into the request the router sees: path,
 /// query, cookies merged into one header, body.
 #[test]

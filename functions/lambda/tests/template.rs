@@ -274,7 +274,7 @@ fn functions_get_the_buckets_and_sender_they_use_and_no_others() {
         let env = env_names(props);
         let uploads = matches!(
             f,
-            Function::Uploads | Function::Pages | Function::Housekeeping
+            Function::Uploads | Function::Pages | Function::Housekeeping | Function::Exports
         );
         let mail = matches!(
             f,
@@ -390,7 +390,7 @@ fn allowed(f: Function) -> (&'static [&'static str], &'static [&'static str]) {
         Function::Submissions | Function::Objections => (&["Table"], WRITE),
         Function::Transitions => (&["Table", "MailIdentity"], WRITE),
         Function::Uploads => (&["Table", "UploadsBucket"], WRITE),
-        Function::Exports => (&["Table"], READ),
+        Function::Exports => (&["Table", "UploadsBucket"], READ),
         Function::Pages | Function::Housekeeping => {
             (&["Table", "UploadsBucket", "MailIdentity"], WRITE)
         }
@@ -456,6 +456,16 @@ fn each_function_reaches_only_its_own_table_buckets_and_keys() {
                         }
                         if f == Function::Housekeeping {
                             assert_eq!(actions, ["s3:DeleteObject"], "{id}");
+                        }
+                        if f == Function::Exports {
+                            // Only its own prefix, never the attachments.
+                            assert_eq!(actions, ["s3:PutObject", "s3:GetObject"], "{id}");
+                            let resource = format!("{:?}", s["Resource"]);
+                            assert!(
+                                resource.contains("${UploadsBucket.Arn}/exports/*")
+                                    && !resource.contains("${UploadsBucket.Arn}/*"),
+                                "{id}: {resource}"
+                            );
                         }
                     }
                     "MailIdentity" => assert_eq!(actions, ["ses:SendEmail"], "{id}"),
