@@ -123,6 +123,64 @@ both_backends!(
     }
 );
 
+both_backends!(
+    concurrent_decisions_without_a_typed_number_each_get_the_next_free_one,
+    |app: TestApp| async move {
+        let leader = app.login("leader").await;
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let id = submitted_registration(&leader, "applied").await;
+            to_decision_pending(&app, &id).await;
+            ids.push(id);
+        }
+        app.advance_days(31);
+        let point = app.login("point").await;
+        // All four ask for the next number at once: each proposal a concurrent decision took
+        // first is proposed again, so none is refused with number_taken.
+        let answers = futures_join(
+            ids.iter()
+                .map(|id| {
+                    point.act(
+                        id,
+                        "decide",
+                        json!({"result": "registered", "opinion": "予以登记"}),
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        let mut numbers = Vec::new();
+        for a in &answers {
+            let rec = a.expect(StatusCode::OK);
+            numbers.push(rec["registration_number"].as_str().unwrap().to_owned());
+        }
+        numbers.sort();
+        assert_eq!(
+            numbers,
+            [
+                "4422026Y0001",
+                "4422026Y0002",
+                "4422026Y0003",
+                "4422026Y0004"
+            ]
+        );
+        // One decide event per record, whatever was tried before it.
+        for id in &ids {
+            let history = point
+                .get(&format!("/api/registrations/{id}/history"))
+                .await
+                .expect(StatusCode::OK);
+            let decides = history["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["action"] == "decide")
+                .count();
+            assert_eq!(decides, 1, "{id}");
+        }
+    }
+);
+
 /// Runs futures concurrently and returns their outputs in order.
 async fn futures_join<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
     futures::future::join_all(futs).await

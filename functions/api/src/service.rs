@@ -396,13 +396,44 @@ pub async fn next_number(state: &AppState, user: &User, id: &str) -> ApiResult<S
         .ok_or_else(|| ApiError::internal("decision pending without kind"))
 }
 
+/// How often a registered decision without a typed number is tried with a fresh proposal.
+const PROPOSALS: usize = 32;
+
 /// Performs a workflow action as one atomic, version-guarded write with its event.
+///
+/// A registered decision without a number takes the next free one; when a concurrent decision
+/// took that number first, the next one is proposed again (the point asked for the next
+/// number, not for that one). A number the point typed is never replaced: that refusal is
+/// answered as `number_taken`.
 pub async fn act(
     state: &AppState,
     user: &User,
     id: &str,
     action: Action,
     req: ActionRequest,
+) -> ApiResult<Registration> {
+    let proposing = action == Action::Decide
+        && req.result == Some(DecisionResult::Registered)
+        && req.number.is_none();
+    let mut tries = 1;
+    loop {
+        match act_once(state, user, id, action, &req).await {
+            Err(ApiError::Domain(DomainError::NumberTaken(_)))
+                if proposing && tries < PROPOSALS =>
+            {
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn act_once(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    action: Action,
+    req: &ActionRequest,
 ) -> ApiResult<Registration> {
     let reg = load_visible(state, user, id).await?;
     let attachments = live_attachments(state, id).await?;
@@ -441,7 +472,7 @@ pub async fn act(
         unit_notice_days: state.config.unit_notice_days,
         website_notice_days: state.config.website_notice_days,
     };
-    let outcome = workflow::apply(&reg, user, action, &req, &facts)?;
+    let outcome = workflow::apply(&reg, user, action, req, &facts)?;
     let public = matches!(
         action,
         Action::ReceivePaper | Action::Decide | Action::Reopen
