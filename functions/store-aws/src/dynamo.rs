@@ -705,6 +705,8 @@ impl Transaction {
     }
 
     /// Explains a cancelled transaction: a version or existence guard wins over a number taken.
+    /// A collision with another transaction (after [`CONFLICT_RETRIES`] tries) counts as the
+    /// record having changed: the client reloads and tries again.
     fn explain(
         &self,
         e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
@@ -717,15 +719,16 @@ impl Transaction {
         let failed: Vec<&Guard> = reasons
             .iter()
             .zip(&self.guards)
-            .filter(|(r, _)| {
-                matches!(
-                    r.code(),
-                    Some("ConditionalCheckFailed" | "TransactionConflict")
-                )
-            })
+            .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"))
             .map(|(_, g)| g)
             .collect();
         if failed.is_empty() {
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return StoreError::Conflict;
+            }
             return backend(e);
         }
         if failed
@@ -740,6 +743,34 @@ impl Transaction {
             Guard::Record | Guard::Unguarded => StoreError::Conflict,
         }
     }
+}
+
+/// How often a transaction cancelled only by a collision with another one is tried again.
+pub const CONFLICT_RETRIES: u32 = 4;
+
+/// Waits 10, 20, 40, 80 ms, each with up to as much again at random, so that two writers that
+/// collided do not collide again.
+fn conflict_backoff(attempt: u32) -> std::time::Duration {
+    let base = 10u64 << attempt.saturating_sub(1).min(6);
+    std::time::Duration::from_millis(base + rand::random_range(0..=base))
+}
+
+/// Whether a transaction was cancelled by collisions with other transactions only: no
+/// condition of its own failed.
+fn only_collided(
+    e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
+    else {
+        return false;
+    };
+    let codes: Vec<&str> = c
+        .cancellation_reasons()
+        .iter()
+        .filter_map(|r| r.code())
+        .filter(|code| *code != "None")
+        .collect();
+    !codes.is_empty() && codes.iter().all(|code| *code == "TransactionConflict")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -798,13 +829,27 @@ impl DynamoStore {
                 tx.items.len()
             )));
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(tx.items.clone()))
-            .send()
-            .await;
-        result.map(|_| ()).map_err(|e| tx.explain(e))
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(tx.items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                // DynamoDB cancels a transaction that meets another one on the same item
+                // (`TransactionConflict`) even when its conditions hold, and may cancel both:
+                // the write is tried again, its conditions still guarding it, so the loser of
+                // a real race is told by its condition and nobody by a collision alone.
+                Err(e) if only_collided(&e) && attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                }
+                Err(e) => return Err(tx.explain(e)),
+            }
+        }
     }
 
     /// Every item of a table partition whose sort key starts with `prefix`, in key order.
