@@ -6,8 +6,11 @@
 #   4. starts cargo-lambda's runtime emulator (`cargo lambda watch --only-lambda-apis`) and every
 #      function's bootstrap polling it, with the environment the template gives it (each
 #      function's size and start-up time are measured by scripts/bench.d/40-startup.sh);
-#   5. runs functions/lambda/tests/watch.rs against them: the workflow through the function
-#      URLs, uploads through presigned URLs, the publisher, the announcement in the site bucket.
+#   5. starts pages, transitions and publisher once more under libfaketime, their clock 31 days
+#      ahead, for the decision (Debian's faketime, installed with apt-get when missing);
+#   6. runs functions/lambda/tests/watch.rs against them: the workflow through the function
+#      URLs, uploads through presigned URLs, the publisher, the announcement in the site bucket,
+#      and 31 days later the decision and the registry page.
 #
 #   scripts/lambda-e2e.sh [--no-build]
 #
@@ -24,6 +27,18 @@ export CHENGGUO_RUN_DIR=$RUN
 FUNCTIONS=(submissions transitions uploads exports pages objections publisher housekeeping)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# libfaketime (Debian's faketime) runs the instances that decide 31 days later.
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
+if [[ ! -e $FAKETIME_LIB ]]; then
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends faketime >&2 ||
+        { DEBIAN_FRONTEND=noninteractive $SUDO apt-get update >&2 &&
+            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends faketime >&2; }
+fi
+FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 'libfaketimeMT.so.1$' || echo "$FAKETIME_LIB")
+[[ -e $FAKETIME_LIB ]] || { echo "e2e: libfaketime is missing" >&2; exit 1; }
 
 if [[ ${1:-} != --no-build ]]; then
     scripts/lambda-build.sh --x86-64
@@ -108,6 +123,21 @@ for f in "${FUNCTIONS[@]}"; do
     *) curl -sf --max-time 60 -o /dev/null "$EMULATOR/lambda-url/$f/healthz" ;;
     esac
     echo "e2e: $f answers"
+done
+
+# The same binaries once more for the decision, which needs the 30-day website notice to have
+# ended: `NAME-later` instances whose clock runs 31 days ahead (libfaketime; monotonic time and
+# everything else untouched). The test sends to them for the last part of the workflow.
+for f in pages transitions publisher; do
+    # shellcheck disable=SC2046
+    env -i PATH=/usr/bin:/bin HOME="$RUN" \
+        LD_PRELOAD="$FAKETIME_LIB" FAKETIME=+31d FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 \
+        AWS_ENDPOINT_URL="$S3" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+        AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$EMULATOR_PORT/.rt/$f-later" AWS_LAMBDA_FUNCTION_NAME="$f-later" \
+        AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
+        "${common[@]}" $(own "$f") \
+        "target/lambda/$f/bootstrap" >"$RUN/$f-later.log" 2>&1 &
+    PIDS+=($!)
 done
 echo
 

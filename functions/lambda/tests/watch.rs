@@ -4,7 +4,9 @@
 //! function's `bootstrap` polling it, and runs this test, which drives the workflow of the
 //! source document through the functions' URLs (each request to the function API Gateway
 //! would choose), uploads through the presigned URLs, runs the publisher and finds the
-//! announcement in the site bucket. Skipped unless `CHENGGUO_TEST_LAMBDA_WATCH` is set.
+//! announcement in the site bucket; then, through instances whose clock runs 31 days ahead,
+//! resolves the objection, decides with the proposed number and finds the registry page.
+//! Skipped unless `CHENGGUO_TEST_LAMBDA_WATCH` is set.
 
 use chengguo_lambda::Function;
 use chengguo_lambda::routes::select;
@@ -19,6 +21,9 @@ struct Env {
     s3: String,
     site_bucket: String,
     http: reqwest::Client,
+    /// Send to the instances whose clock runs 31 days ahead (`NAME-later`, started by the
+    /// script under libfaketime) instead of the ones on the real clock.
+    later: bool,
 }
 
 struct Session {
@@ -57,7 +62,17 @@ impl Env {
                 .redirect(redirect::Policy::none())
                 .build()
                 .unwrap(),
+            later: false,
         })
+    }
+
+    /// The emulator's name of a function's instance: `NAME`, or `NAME-later` 31 days on.
+    fn name(&self, function: Function) -> String {
+        if self.later {
+            format!("{}-later", function.binary())
+        } else {
+            function.binary().to_owned()
+        }
     }
 
     /// A request through the function URL of the function API Gateway would choose.
@@ -69,7 +84,7 @@ impl Env {
         s: Option<&Session>,
     ) -> Answer {
         let function = select(method, path.split('?').next().unwrap()).0;
-        let url = format!("{}/lambda-url/{}{path}", self.emulator, function.binary());
+        let url = format!("{}/lambda-url/{}{path}", self.emulator, self.name(function));
         let mut req = self
             .http
             .request(Method::from_bytes(method.as_bytes()).unwrap(), url);
@@ -95,7 +110,7 @@ impl Env {
         let url = format!(
             "{}/2015-03-31/functions/{}/invocations",
             self.emulator,
-            function.binary()
+            self.name(function)
         );
         let resp = self.http.post(url).json(&event).send().await.unwrap();
         let status = resp.status();
@@ -160,7 +175,7 @@ impl Env {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by scripts/lambda-e2e.sh"]
 async fn the_built_functions_run_the_workflow_under_cargo_lambda() {
-    let env =
+    let mut env =
         Env::from_env().expect("CHENGGUO_TEST_LAMBDA_WATCH is not set: run scripts/lambda-e2e.sh");
     for f in Function::HTTP {
         let url = format!("{}/lambda-url/{}/healthz", env.emulator, f.binary());
@@ -252,11 +267,7 @@ async fn the_built_functions_run_the_workflow_under_cargo_lambda() {
     }
 
     // The publisher, as the table's stream starts it, puts the announcement in the bucket.
-    let stream: Value = serde_json::from_str(include_str!(
-        "../../../tests/fixtures/lambda/dynamodb_stream_event_insert.json"
-    ))
-    .unwrap();
-    let report = env.invoke(Function::Publisher, stream).await;
+    let report = env.invoke(Function::Publisher, stream_event()).await;
     assert!(report["written"].as_u64().unwrap_or(0) > 0, "{report}");
     let notices = env
         .http
@@ -343,4 +354,101 @@ async fn the_built_functions_run_the_workflow_under_cargo_lambda() {
         )
         .await;
     assert_eq!(report["trigger"], "aws.events", "{report}");
+
+    // 31 days later (the pages, transitions and publisher instances whose clock runs ahead):
+    // the website notice has ended; the point resolves the objection and decides with the
+    // proposed number, and the publisher moves the record from the announcements to the
+    // registry.
+    env.later = true;
+    let point = env.login("point").await;
+    let rec = env
+        .send(
+            "GET",
+            &format!("/api/registrations/{id}"),
+            None,
+            Some(&point),
+        )
+        .await
+        .expect(200);
+    let oid = rec["objections"][0]["id"].as_str().unwrap().to_owned();
+    let resolved = env
+        .send(
+            "POST",
+            &format!("/api/objections/{oid}/resolve"),
+            Some(json!({"note": "经核实，第一完成单位贡献属实。"})),
+            Some(&point),
+        )
+        .await;
+    assert_eq!(resolved.function, Function::Transitions);
+    resolved.expect(200);
+    let next = env
+        .send(
+            "GET",
+            &format!("/api/registrations/{id}/next-number"),
+            None,
+            Some(&point),
+        )
+        .await
+        .expect(200);
+    let number = next["number"].as_str().unwrap().to_owned();
+    let version = env
+        .send(
+            "GET",
+            &format!("/api/registrations/{id}"),
+            None,
+            Some(&point),
+        )
+        .await
+        .expect(200)["version"]
+        .clone();
+    let decided = env
+        .send(
+            "POST",
+            &format!("/api/registrations/{id}/actions/decide"),
+            Some(json!({"version": version, "result": "registered",
+                        "opinion": "材料齐全，予以登记。", "number": number})),
+            Some(&point),
+        )
+        .await;
+    assert_eq!(decided.function, Function::Transitions);
+    let decided = decided.expect(200);
+    assert_eq!(decided["state"], "decided", "{decided}");
+    assert_eq!(decided["registration_number"], number.as_str());
+
+    let report = env.invoke(Function::Publisher, stream_event()).await;
+    assert!(report["written"].as_u64().unwrap_or(0) > 0, "{report}");
+    let page = env
+        .http
+        .get(format!(
+            "{}/{}/registry/{number}/index.html",
+            env.s3, env.site_bucket
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "the registry page of {number}"
+    );
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&number) && page.contains(&title));
+    let notices = env
+        .http
+        .get(format!("{}/{}/notices/index.html", env.s3, env.site_bucket))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!notices.contains(&title), "the announcement has ended");
+}
+
+/// What the table's stream hands the publisher after a transition.
+fn stream_event() -> Value {
+    serde_json::from_str(include_str!(
+        "../../../tests/fixtures/lambda/dynamodb_stream_event_insert.json"
+    ))
+    .unwrap()
 }
