@@ -2,7 +2,9 @@
 //! no file at run time (a Lambda function has none).
 //!
 //! Writes `$OUT_DIR/embedded.rs` with two tables of `(relative path, text)`, each file taken
-//! with `include_str!`, in path order so that the build is reproducible.
+//! with `include_str!`, in path order so that the build is reproducible. The included paths
+//! start from `env!("CARGO_MANIFEST_DIR")` rather than this run's absolute path, so that two
+//! checkouts sharing one target folder each embed their own files.
 
 use std::path::{Path, PathBuf};
 use std::{env, fs};
@@ -34,9 +36,13 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest.parent().expect("the crate sits in the workspace");
     let mut code = String::new();
-    for (name, dir) in [
-        ("CONTENT", root.join("content")),
-        ("TEMPLATES", root.join("templates").join("site")),
+    for (name, dir, from_manifest) in [
+        ("CONTENT", root.join("content"), "/../content/"),
+        (
+            "TEMPLATES",
+            root.join("templates").join("site"),
+            "/../templates/site/",
+        ),
     ] {
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut files = Vec::new();
@@ -46,8 +52,8 @@ fn main() {
         for (rel, abs) in files {
             println!("cargo:rerun-if-changed={}", abs.display());
             code.push_str(&format!(
-                "    ({rel:?}, include_str!({:?})),\n",
-                abs.display().to_string()
+                "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))),\n",
+                format!("{from_manifest}{rel}")
             ));
         }
         code.push_str("];\n");

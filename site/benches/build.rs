@@ -1,11 +1,21 @@
-//! Builds the site for 10,000 and 100,000 registered achievements generated on the fly and
-//! prints files per second and peak memory (VmHWM), then the time of a rebuild with no change
-//! and of a rebuild after one record changed. Figures, not a pass/fail test:
+//! Builds the site for generated registered achievements (10,000 and 100,000 unless
+//! `BENCH_SIZES` says otherwise, `BENCH_RUNS` times each) and prints, per run, one
+//! `site-bench` line of `key=value` figures that `scripts/bench.d/20-site.sh` summarises:
+//!
+//! - `full_s`, `files`, `html`, `peak_mib`: a full build streamed to a sink that keeps only the
+//!   hashes (what publishing to S3 or a folder holds in memory), on every core; peak RSS
+//!   (VmHWM, reset before the build) includes the generated input, which the build takes and
+//!   keeps as its model for later updates;
+//! - `serve_s`, `serve_peak_mib`: the same into the memory sink of `serve` (every page held);
+//! - `decision_ms`, `announce_ms`: the median time of publishing one record's change (a
+//!   decision of an announced record; a new announcement) into the memory sink, the record
+//!   given ([`SiteState::update_records`], what `Publisher::rebuild_records` does after reading
+//!   it from the store), and the files each wrote;
+//! - `diff_ms`: the same decision found by comparing a whole fresh input with the previous
+//!   build ([`SiteState::update_input`], what `Publisher::rebuild` does after reading every
+//!   record from the store; the read itself is not included).
 //!
 //!     cargo bench -p chengguo-site --bench build
-//!
-//! Two sinks: one keeping only the hashes (what publishing to S3 or a folder holds in memory:
-//! pages stream through), and the memory sink of `serve` (every page held).
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -16,7 +26,7 @@ use chengguo_domain::fields::{Completer, Evaluation, Fields, UnitEntry};
 use chengguo_domain::org::Authority;
 use chengguo_domain::record::{Decision, Notice, Registration};
 use chengguo_site::sink::Manifest;
-use chengguo_site::{MemorySink, Page, SinkError, Site, SiteInput, SiteSink, publish};
+use chengguo_site::{MemorySink, Page, SinkError, Site, SiteInput, SiteSink, SiteState};
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
@@ -146,85 +156,169 @@ fn input(n: usize) -> SiteInput {
         }
     }
     // Twenty open announcements besides.
-    for k in 0..20 {
-        let mut r = record(n + k);
-        r.id = format!("notice-{k}");
-        r.state = State::DecisionPending;
-        r.decision = None;
-        r.registration_number = None;
-        r.notice = Some(Notice::open(
-            date!(2026 - 03 - 01) + Duration::days(k as i64 % 9),
-            7,
-            30,
-        ));
-        input.registrations.push(r);
-    }
+    input.registrations.extend((0..20).map(|k| notice(n, k)));
     input
 }
+
+/// Open announcement `k` of the input of `n` achievements.
+fn notice(n: usize, k: usize) -> Registration {
+    let mut r = record(n + k);
+    r.id = format!("notice-{k}");
+    r.state = State::DecisionPending;
+    r.decision = None;
+    r.registration_number = None;
+    r.notice = Some(Notice::open(
+        date!(2026 - 03 - 01) + Duration::days(k as i64 % 9),
+        7,
+        30,
+    ));
+    r
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn env_usize(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// The announced record `k` decided `registered` after every other decision.
+fn decided(n: usize, k: usize) -> Registration {
+    let mut r = notice(n, k);
+    r.state = State::Decided;
+    r.registration_number = Some(format!("9992026Y{k:04}"));
+    r.decision = Some(Decision {
+        result: DecisionResult::Registered,
+        opinion: "同意登记".into(),
+        by: "point".into(),
+        at: datetime!(2026-03-10 10:00 +8) + Duration::minutes(k as i64),
+    });
+    r
+}
+
+/// A record announced on the build date.
+fn announcement(n: usize, k: usize) -> Registration {
+    let mut r = record(n + 100 + k);
+    r.id = format!("new-notice-{k}");
+    r.state = State::DecisionPending;
+    r.decision = None;
+    r.registration_number = None;
+    r.notice = Some(Notice::open(date!(2026 - 03 - 10), 7, 30));
+    r
+}
+
+const ONE_RECORD_RUNS: usize = 5;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
     let site = Site::from_embedded().expect("site");
-    println!("site build benchmark (release, one thread)");
-    for n in [10_000usize, 100_000] {
-        let mut input = input(n);
-        reset_peak();
-        let base = peak_rss_mib();
+    let sizes = env_usize("BENCH_SIZES", "10000,100000");
+    let runs = env_usize("BENCH_RUNS", "1")
+        .first()
+        .copied()
+        .unwrap_or(1)
+        .max(1);
+    for n in sizes {
+        for run in 1..=runs {
+            // Each build takes its input, as `Publisher` does with what it read.
+            let fresh = input(n);
+            let today = fresh.today;
+            reset_peak();
+            let sink = HashSink::default();
+            let t = Instant::now();
+            let (state, first) = runtime
+                .block_on(SiteState::publish(&site, fresh, &sink))
+                .expect("publish");
+            let full_s = t.elapsed().as_secs_f64();
+            let peak = peak_rss_mib();
+            let files = first.written.len();
+            let html = first
+                .written
+                .iter()
+                .filter(|p| p.ends_with(".html"))
+                .count();
+            drop(state);
+            drop(sink);
 
-        let sink = HashSink::default();
-        let t = Instant::now();
-        let first = runtime
-            .block_on(publish(&site, &input, &sink))
-            .expect("publish");
-        let secs = t.elapsed().as_secs_f64();
-        let files = first.written.len();
-        println!(
-            "{n:>7} records, streaming publish: {files} files in {secs:.2} s = {:.0} files/s; peak RSS {:.0} MiB (input and hashes included; {:.0} MiB before)",
-            files as f64 / secs,
-            peak_rss_mib(),
-            base
-        );
+            let fresh = input(n);
+            reset_peak();
+            let memory = MemorySink::new();
+            let t = Instant::now();
+            let (mut state, _) = runtime
+                .block_on(SiteState::publish(&site, fresh, memory.as_ref()))
+                .expect("publish");
+            let serve_s = t.elapsed().as_secs_f64();
+            let serve_peak = peak_rss_mib();
 
-        let t = Instant::now();
-        let again = runtime
-            .block_on(publish(&site, &input, &sink))
-            .expect("publish");
-        println!(
-            "{n:>7} records, rebuild with no change: {:.2} s, {} files written",
-            t.elapsed().as_secs_f64(),
-            again.written.len()
-        );
+            let mut decision = Vec::new();
+            let mut decision_written = 0;
+            for k in 0..ONE_RECORD_RUNS {
+                let r = decided(n, k);
+                let t = Instant::now();
+                let report = runtime
+                    .block_on(state.update_records(
+                        &site,
+                        today,
+                        vec![(r.id.clone(), Some(r))],
+                        Vec::new(),
+                        memory.as_ref(),
+                    ))
+                    .expect("update");
+                decision.push(t.elapsed().as_secs_f64() * 1000.0);
+                decision_written = report.written.len() + report.deleted.len();
+            }
+            let mut announce = Vec::new();
+            let mut announce_written = 0;
+            for k in 0..ONE_RECORD_RUNS {
+                let r = announcement(n, k);
+                let t = Instant::now();
+                let report = runtime
+                    .block_on(state.update_records(
+                        &site,
+                        today,
+                        vec![(r.id.clone(), Some(r))],
+                        Vec::new(),
+                        memory.as_ref(),
+                    ))
+                    .expect("update");
+                announce.push(t.elapsed().as_secs_f64() * 1000.0);
+                announce_written = report.written.len() + report.deleted.len();
+            }
 
-        let mid = n / 2;
-        input.registrations[mid].fields.title = Some("改动后的成果名称".into());
-        let t = Instant::now();
-        let one = runtime
-            .block_on(publish(&site, &input, &sink))
-            .expect("publish");
-        println!(
-            "{n:>7} records, rebuild after one record changed: {:.2} s, {} files written: {:?}",
-            t.elapsed().as_secs_f64(),
-            one.written.len(),
-            one.written
-        );
+            // The next decision found by comparing a whole input with the previous build.
+            let mut fresh = input(n);
+            for k in 0..ONE_RECORD_RUNS {
+                let d = decided(n, k);
+                if let Some(r) = fresh.registrations.iter_mut().find(|r| r.id == d.id) {
+                    *r = d;
+                }
+                fresh.registrations.push(announcement(n, k));
+            }
+            let d = decided(n, ONE_RECORD_RUNS);
+            if let Some(r) = fresh.registrations.iter_mut().find(|r| r.id == d.id) {
+                *r = d;
+            }
+            let t = Instant::now();
+            runtime
+                .block_on(state.update_input(&site, fresh, memory.as_ref()))
+                .expect("update");
+            let diff_ms = t.elapsed().as_secs_f64() * 1000.0;
 
-        reset_peak();
-        let memory = MemorySink::new();
-        let t = Instant::now();
-        runtime
-            .block_on(publish(&site, &input, memory.as_ref()))
-            .expect("publish");
-        let secs = t.elapsed().as_secs_f64();
-        let bytes: usize = memory.files().values().map(|p| p.bytes.len()).sum();
-        println!(
-            "{n:>7} records, memory sink (serve): {} files, {:.0} MiB of pages in {secs:.2} s = {:.0} files/s; peak RSS {:.0} MiB",
-            memory.len(),
-            bytes as f64 / 1048576.0,
-            memory.len() as f64 / secs,
-            peak_rss_mib()
-        );
-        drop(memory);
+            println!(
+                "site-bench n={n} run={run} full_s={full_s:.3} files={files} html={html} peak_mib={peak:.0} serve_s={serve_s:.3} serve_peak_mib={serve_peak:.0} decision_ms={:.2} decision_files={decision_written} announce_ms={:.2} announce_files={announce_written} diff_ms={diff_ms:.1}",
+                median(decision),
+                median(announce),
+            );
+            drop(state);
+            drop(memory);
+        }
     }
 }

@@ -8,22 +8,24 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chengguo_domain::codes::Kind;
 use chengguo_domain::materials;
-use chengguo_domain::record::Registration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tera::{Context, Tera};
 
 use crate::content::{self, ContentError, Shortcode};
 use crate::input::SiteInput;
-use crate::view::{self, DateView, ListItem, Lookup};
+use crate::model::{
+    Dirt, Dirty, ListKey, Model, PER_PAGE, REntry, SHARD_SIZE, SITEMAP_CHUNK, blocks_of,
+    index_path, shard_path,
+};
+use crate::view::{self, ListItem};
 use crate::{embedded, flow, json};
 
-/// Achievements per listing page.
-pub const PER_PAGE: usize = 50;
 /// URLs per sitemap file (the sitemap protocol's limit); beyond it `/sitemap.xml` is an index.
 pub const SITEMAP_LIMIT: usize = 50_000;
 /// Announcements on the home page.
@@ -343,72 +345,52 @@ impl Site {
             .map(String::as_str)
     }
 
-    /// Everything `input` produces, by path.
+    /// Everything `input` produces, by path, rendered on every core.
     pub fn render(&self, input: &SiteInput) -> Result<BTreeMap<String, Page>, SiteError> {
         let build = self.plan(input)?;
-        let mut out = BTreeMap::new();
-        for i in 0..build.len() {
-            out.insert(build.path(i).to_owned(), build.render(i)?);
-        }
-        Ok(out)
+        Ok(build.render_range(0..build.len())?.into_iter().collect())
     }
 
     /// The list of pages `input` produces, each rendered on demand by [`Build::render`], so
     /// that a publisher can stream a large site without holding it in memory.
-    pub fn plan<'a>(&'a self, input: &'a SiteInput) -> Result<Build<'a>, SiteError> {
-        Build::new(self, input)
+    pub fn plan(&self, input: &SiteInput) -> Result<Build<'_>, SiteError> {
+        self.plan_owned(input.clone())
+    }
+
+    /// [`Site::plan`] taking the input, which saves copying its records.
+    pub fn plan_owned(&self, input: SiteInput) -> Result<Build<'_>, SiteError> {
+        Build::from_model(self, Model::new(input))
+    }
+
+    /// How many guidance pages the site has.
+    pub(crate) fn guide_count(&self) -> usize {
+        self.guides.len()
     }
 }
 
-/// Which achievements a listing shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ListKey {
-    All,
-    Kind(Kind),
-    Year(i32),
-}
-
-impl ListKey {
-    fn base(self) -> String {
-        match self {
-            ListKey::All => "/registry/".to_owned(),
-            ListKey::Kind(k) => format!("/registry/kind/{}/", k.code()),
-            ListKey::Year(y) => format!("/registry/year/{y}/"),
-        }
-    }
-
-    fn url(self, page: usize) -> String {
-        if page <= 1 {
-            self.base()
-        } else {
-            format!("{}page/{page}/", self.base())
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Job {
+/// One output file of a model, by what it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PageId {
     Home,
     GuideIndex,
     Guide(usize),
     Notices,
     Notice(usize),
-    List(ListKey, usize),
-    Item(usize),
-    SearchIndex,
+    /// A list's landing page: counts, facets and the newest achievements.
+    Landing(ListKey),
+    /// Archive page `n` of a list, 1 holding the oldest [`PER_PAGE`] achievements.
+    Block(ListKey, usize),
+    Item(String),
+    IndexManifest,
+    IndexShard(i32, usize),
     Feed,
-    Sitemap,
-    SitemapIndex(usize),
-    SitemapChunk(usize),
     Robots,
     NotFound,
     Asset(usize),
-}
-
-struct Entry<'a> {
-    reg: &'a Registration,
-    item: ListItem,
-    year: i32,
+    Sitemap,
+    SitemapIndex,
+    SitemapPages(usize),
+    SitemapRegistry(usize),
 }
 
 #[derive(Serialize)]
@@ -429,7 +411,7 @@ struct PageMeta<'a> {
 
 #[derive(Serialize)]
 struct PagerLink {
-    number: usize,
+    label: String,
     url: String,
     current: bool,
     /// A gap (…) before this link.
@@ -438,11 +420,18 @@ struct PagerLink {
 
 #[derive(Serialize)]
 struct Pager {
-    current: usize,
-    total: usize,
     prev: Option<String>,
     next: Option<String>,
     links: Vec<PagerLink>,
+}
+
+#[derive(Serialize)]
+struct Archive {
+    number: usize,
+    first: usize,
+    last: usize,
+    from: String,
+    to: String,
 }
 
 #[derive(Serialize)]
@@ -488,25 +477,23 @@ struct IndexItem<'a> {
 }
 
 #[derive(Serialize)]
-struct IndexDoc<'a> {
-    kinds: BTreeMap<&'static str, &'static str>,
-    items: Vec<IndexItem<'a>>,
+struct ShardRef {
+    /// Year of decision of every item in the shard.
+    y: i32,
+    /// The shard's URL.
+    p: String,
 }
 
-/// The pages of one input. Paths are known up front; each page renders independently.
-pub struct Build<'a> {
-    site: &'a Site,
-    input: &'a SiteInput,
-    base: Context,
-    lookup: Lookup<'a>,
-    notices: Vec<Entry<'a>>,
-    registry: Vec<Entry<'a>>,
-    /// `0..registry.len()`: the listing of everything.
-    all: Vec<usize>,
-    kinds: Vec<(Kind, Vec<usize>)>,
-    years: Vec<(i32, Vec<usize>)>,
-    jobs: Vec<(String, Job)>,
-    html_urls: Vec<String>,
+#[derive(Serialize)]
+struct IndexManifestDoc {
+    kinds: BTreeMap<&'static str, &'static str>,
+    /// Shards newest first; their items are newest first too.
+    shards: Vec<ShardRef>,
+}
+
+#[derive(Serialize)]
+struct ShardDoc<'a> {
+    items: Vec<IndexItem<'a>>,
 }
 
 /// The link of a path: `/x/index.html` → `/x/`.
@@ -514,188 +501,162 @@ pub fn url_of(path: &str) -> &str {
     path.strip_suffix("index.html").unwrap_or(path)
 }
 
-fn index_path(url: &str) -> String {
-    format!("{url}index.html")
+fn xml_escape(s: &str) -> String {
+    escape_html(s)
 }
 
-impl<'a> Build<'a> {
-    fn new(site: &'a Site, input: &'a SiteInput) -> Result<Build<'a>, SiteError> {
-        let today = input.today;
-        let lookup = Lookup {
-            authorities: input
-                .authorities
-                .iter()
-                .map(|a| (a.id.as_str(), a.name.as_str()))
-                .collect(),
-            projects: input.projects.iter().map(|p| (p.id.as_str(), p)).collect(),
-        };
+/// Renders pages of one model with one site.
+pub(crate) struct Renderer<'a> {
+    site: &'a Site,
+    model: &'a Model,
+    base: Context,
+}
 
-        let mut notices: Vec<Entry> = input
-            .registrations
-            .iter()
-            .filter(|r| view::is_announced(r, today))
-            .map(|r| Entry {
-                reg: r,
-                item: view::list_item(r, format!("/notices/{}/", view::notice_slug(r)), today),
-                year: 0,
-            })
-            .collect();
-        notices.sort_by(|a, b| {
-            let from = |e: &Entry| e.reg.notice.as_ref().map(|n| n.website_from);
-            from(b).cmp(&from(a)).then_with(|| a.reg.id.cmp(&b.reg.id))
-        });
-
-        let mut registry: Vec<Entry> = input
-            .registrations
-            .iter()
-            .filter(|r| view::is_registered(r))
-            .map(|r| Entry {
-                reg: r,
-                item: view::list_item(r, format!("/registry/{}/", view::registry_slug(r)), today),
-                year: view::decided_on(r).map_or(0, |d| d.year()),
-            })
-            .collect();
-        registry.sort_by(|a, b| {
-            let at = |e: &Entry| e.reg.decision.as_ref().map(|d| d.at);
-            at(b)
-                .cmp(&at(a))
-                .then_with(|| b.item.number.cmp(&a.item.number))
-                .then_with(|| a.reg.id.cmp(&b.reg.id))
-        });
-        // Numbers and ids are unique in storage; should two records still meet at one URL,
-        // the later one moves to its id's hash rather than failing the whole site.
-        let mut used = std::collections::HashSet::new();
-        for e in notices.iter_mut().chain(registry.iter_mut()) {
-            if !used.insert(e.item.url.clone()) {
-                let section = if e.item.url.starts_with("/notices/") {
-                    "notices"
-                } else {
-                    "registry"
-                };
-                e.item.url = format!("/{section}/{}/", view::hashed_slug(e.reg));
-                used.insert(e.item.url.clone());
-            }
-        }
-        let kinds: Vec<(Kind, Vec<usize>)> = Kind::ALL
-            .iter()
-            .map(|k| {
-                let idx = (0..registry.len())
-                    .filter(|i| registry[*i].reg.kind == Some(*k))
-                    .collect();
-                (*k, idx)
-            })
-            .collect();
-        let mut by_year: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-        for (i, e) in registry.iter().enumerate() {
-            by_year.entry(e.year).or_default().push(i);
-        }
-        let years: Vec<(i32, Vec<usize>)> = by_year.into_iter().rev().collect();
-
-        let mut jobs: Vec<(String, Job)> = vec![
-            ("/index.html".to_owned(), Job::Home),
-            ("/guide/index.html".to_owned(), Job::GuideIndex),
-        ];
-        for (i, g) in site.guides.iter().enumerate() {
-            jobs.push((index_path(&g.url), Job::Guide(i)));
-        }
-        jobs.push(("/notices/index.html".to_owned(), Job::Notices));
-        for (i, e) in notices.iter().enumerate() {
-            jobs.push((index_path(&e.item.url), Job::Notice(i)));
-        }
-        let pages_of = |n: usize| n.div_ceil(PER_PAGE).max(1);
-        let mut lists = vec![(ListKey::All, registry.len())];
-        lists.extend(kinds.iter().map(|(k, v)| (ListKey::Kind(*k), v.len())));
-        lists.extend(years.iter().map(|(y, v)| (ListKey::Year(*y), v.len())));
-        for (key, len) in lists {
-            for p in 1..=pages_of(len) {
-                jobs.push((index_path(&key.url(p)), Job::List(key, p)));
-            }
-        }
-        for (i, e) in registry.iter().enumerate() {
-            jobs.push((index_path(&e.item.url), Job::Item(i)));
-        }
-        jobs.push(("/registry/index.json".to_owned(), Job::SearchIndex));
-        jobs.push(("/feed.xml".to_owned(), Job::Feed));
-        jobs.push(("/robots.txt".to_owned(), Job::Robots));
-        jobs.push(("/404.html".to_owned(), Job::NotFound));
-        for (i, a) in site.assets.iter().enumerate() {
-            jobs.push((a.path.clone(), Job::Asset(i)));
-        }
-        let html_urls: Vec<String> = jobs
-            .iter()
-            .filter(|(p, _)| p.ends_with("/index.html"))
-            .map(|(p, _)| url_of(p).to_owned())
-            .collect();
-        if html_urls.len() <= SITEMAP_LIMIT {
-            jobs.push(("/sitemap.xml".to_owned(), Job::Sitemap));
-        } else {
-            let chunks = html_urls.len().div_ceil(SITEMAP_LIMIT);
-            jobs.push(("/sitemap.xml".to_owned(), Job::SitemapIndex(chunks)));
-            for k in 0..chunks {
-                jobs.push((format!("/sitemaps/{}.xml", k + 1), Job::SitemapChunk(k)));
-            }
-        }
-        let mut seen = std::collections::HashSet::with_capacity(jobs.len());
-        for (p, _) in &jobs {
-            if !seen.insert(p.as_str()) {
-                return Err(SiteError::DuplicatePath(p.clone()));
-            }
-        }
-
+impl<'a> Renderer<'a> {
+    pub fn new(site: &'a Site, model: &'a Model) -> Renderer<'a> {
         let mut base = Context::new();
         base.insert(
             "site",
             &SiteCtx {
                 name: &site.name,
                 description: &site.description,
-                base_url: input.base_url.trim_end_matches('/'),
-                contact: &input.notice_contact,
+                base_url: &model.base_url,
+                contact: &model.contact,
             },
         );
         base.insert("assets", &site.asset_paths);
         base.insert("guides", &site.guides);
-
-        Ok(Build {
-            site,
-            input,
-            base,
-            lookup,
-            notices,
-            all: (0..registry.len()).collect(),
-            registry,
-            kinds,
-            years,
-            jobs,
-            html_urls,
-        })
+        Renderer { site, model, base }
     }
 
-    /// How many files the site has.
-    pub fn len(&self) -> usize {
-        self.jobs.len()
+    /// The HTML pages other than achievements, in the order of the site.
+    fn html_pages_without_items(&self) -> Vec<PageId> {
+        let mut out = vec![PageId::Home, PageId::GuideIndex];
+        out.extend((0..self.site.guides.len()).map(PageId::Guide));
+        out.push(PageId::Notices);
+        out.extend((0..self.model.notices.len()).map(PageId::Notice));
+        for key in self.model.list_keys() {
+            out.push(PageId::Landing(key));
+            let blocks = blocks_of(self.model.list(key).len());
+            out.extend((1..=blocks).map(|b| PageId::Block(key, b)));
+        }
+        out
     }
 
-    /// Whether the site has no file (never: the home page is always there).
-    pub fn is_empty(&self) -> bool {
-        self.jobs.is_empty()
+    fn shards_of(&self, year: i32) -> usize {
+        self.model
+            .list(ListKey::Year(year))
+            .len()
+            .div_ceil(SHARD_SIZE)
     }
 
-    /// The output path of file `i`.
-    pub fn path(&self, i: usize) -> &str {
-        &self.jobs[i].0
+    fn sitemap_pages(&self, all_chunks: bool, registry: Option<&Dirt>) -> Vec<PageId> {
+        let html = self.model.html_count(self.site.guides.len());
+        if html <= SITEMAP_LIMIT {
+            return vec![PageId::Sitemap];
+        }
+        let pages = html - self.model.all.len();
+        let mut out = vec![PageId::SitemapIndex];
+        out.extend((1..=pages.div_ceil(SITEMAP_LIMIT)).map(PageId::SitemapPages));
+        let chunks = self.model.all.len().div_ceil(SITEMAP_CHUNK);
+        match registry {
+            Some(d) if !all_chunks => out.extend(
+                d.blocks(SITEMAP_CHUNK, chunks, 0)
+                    .into_iter()
+                    .map(PageId::SitemapRegistry),
+            ),
+            None if !all_chunks => {}
+            _ => out.extend((1..=chunks).map(PageId::SitemapRegistry)),
+        }
+        out
     }
 
-    /// Every output path, in build order.
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.jobs.iter().map(|(p, _)| p.as_str())
+    /// Every file of the site.
+    pub fn all_pages(&self) -> Vec<PageId> {
+        // Assets first, so that a publish never links a missing one.
+        let mut out: Vec<PageId> = (0..self.site.assets.len()).map(PageId::Asset).collect();
+        out.extend(self.html_pages_without_items());
+        out.extend(
+            self.model
+                .all
+                .iter()
+                .map(|e| PageId::Item(e.reg.id.clone())),
+        );
+        out.push(PageId::IndexManifest);
+        for y in self.model.years.keys().rev() {
+            out.extend((1..=self.shards_of(*y)).map(|s| PageId::IndexShard(*y, s)));
+        }
+        out.extend([PageId::Feed, PageId::Robots, PageId::NotFound]);
+        out.extend(self.sitemap_pages(true, None));
+        out
     }
 
-    fn base_url(&self) -> &str {
-        self.input.base_url.trim_end_matches('/')
+    /// The files an update may have changed.
+    pub fn dirty_pages(&self, dirty: &Dirty) -> Vec<PageId> {
+        if dirty.full {
+            return self.all_pages();
+        }
+        let mut out = vec![PageId::Home, PageId::Feed, PageId::IndexManifest];
+        out.extend(self.sitemap_pages(dirty.sitemap_form, dirty.lists.get(&ListKey::All)));
+        if dirty.notices {
+            out.push(PageId::Notices);
+            out.extend((0..self.model.notices.len()).map(PageId::Notice));
+        }
+        if dirty.registry {
+            out.extend(self.model.list_keys().into_iter().map(PageId::Landing));
+        }
+        for (key, dirt) in &dirty.lists {
+            let len = self.model.list(*key).len();
+            // Archive pages link to two neighbours on each side.
+            out.extend(
+                dirt.blocks(PER_PAGE, blocks_of(len), 2)
+                    .into_iter()
+                    .map(|b| PageId::Block(*key, b)),
+            );
+            if let ListKey::Year(y) = key {
+                out.extend(
+                    dirt.blocks(SHARD_SIZE, len.div_ceil(SHARD_SIZE), 0)
+                        .into_iter()
+                        .map(|s| PageId::IndexShard(*y, s)),
+                );
+            }
+        }
+        for id in &dirty.items {
+            if self.model.entry_of(id).is_some() {
+                out.push(PageId::Item(id.clone()));
+            }
+        }
+        out
+    }
+
+    /// The output path of a page.
+    pub fn path(&self, id: &PageId) -> String {
+        match id {
+            PageId::Home => "/index.html".to_owned(),
+            PageId::GuideIndex => "/guide/index.html".to_owned(),
+            PageId::Guide(g) => index_path(&self.site.guides[*g].url),
+            PageId::Notices => "/notices/index.html".to_owned(),
+            PageId::Notice(n) => index_path(&self.model.notices[*n].item.url),
+            PageId::Landing(key) => index_path(&key.url(0)),
+            PageId::Block(key, b) => index_path(&key.url(*b)),
+            PageId::Item(id) => self
+                .model
+                .entry_of(id)
+                .map_or_else(String::new, |e| index_path(&e.item.url)),
+            PageId::IndexManifest => "/registry/index.json".to_owned(),
+            PageId::IndexShard(y, s) => shard_path(*y, *s),
+            PageId::Feed => "/feed.xml".to_owned(),
+            PageId::Robots => "/robots.txt".to_owned(),
+            PageId::NotFound => "/404.html".to_owned(),
+            PageId::Asset(a) => self.site.assets[*a].path.clone(),
+            PageId::Sitemap | PageId::SitemapIndex => "/sitemap.xml".to_owned(),
+            PageId::SitemapPages(k) => format!("/sitemaps/pages-{k}.xml"),
+            PageId::SitemapRegistry(k) => format!("/sitemaps/registry-{k}.xml"),
+        }
     }
 
     fn absolute(&self, url: &str) -> String {
-        format!("{}{url}", self.base_url())
+        format!("{}{url}", self.model.base_url)
     }
 
     fn ctx(&self, title: &str, description: &str, url: &str, section: &str) -> Context {
@@ -717,33 +678,35 @@ impl<'a> Build<'a> {
         Ok(Page::new(text, HTML))
     }
 
-    /// Renders file `i`.
-    pub fn render(&self, i: usize) -> Result<Page, SiteError> {
-        let (path, job) = &self.jobs[i];
-        let url = url_of(path);
-        match *job {
-            Job::Home => {
+    /// Renders one page.
+    pub fn render(&self, id: &PageId) -> Result<Page, SiteError> {
+        let path = self.path(id);
+        let url = url_of(&path);
+        let m = self.model;
+        match id {
+            PageId::Home => {
                 let mut c = self.ctx("", &self.site.description, url, "home");
                 c.insert("intro", &self.site.intro_html);
-                let notices: Vec<&ListItem> = self
+                let notices: Vec<&ListItem> = m
                     .notices
                     .iter()
                     .take(HOME_NOTICES)
                     .map(|e| &e.item)
                     .collect();
-                let latest: Vec<&ListItem> = self
-                    .registry
+                let latest: Vec<&ListItem> = m
+                    .all
                     .iter()
+                    .rev()
                     .take(HOME_LATEST)
                     .map(|e| &e.item)
                     .collect();
                 c.insert("notices", &notices);
-                c.insert("notice_count", &self.notices.len());
+                c.insert("notice_count", &m.notices.len());
                 c.insert("latest", &latest);
-                c.insert("registry_count", &self.registry.len());
+                c.insert("registry_count", &m.all.len());
                 self.html("index.html", &c)
             }
-            Job::GuideIndex => {
+            PageId::GuideIndex => {
                 let c = self.ctx(
                     "办事指南",
                     "科技成果登记的范围、条件、材料、流程和网上操作步骤。",
@@ -752,7 +715,8 @@ impl<'a> Build<'a> {
                 );
                 self.html("guide_index.html", &c)
             }
-            Job::Guide(g) => {
+            PageId::Guide(g) => {
+                let g = *g;
                 let guide = &self.site.guides[g];
                 let mut c = self.ctx(&guide.title, &guide.description, url, "guide");
                 c.insert("guide", guide);
@@ -761,81 +725,72 @@ impl<'a> Build<'a> {
                 c.insert("next", &self.site.guides.get(g + 1));
                 self.html("guide.html", &c)
             }
-            Job::Notices => {
+            PageId::Notices => {
                 let mut c = self.ctx(
                     "成果登记公示",
                     "正在网站公示的科技成果登记，公示期内可以实名提出异议。",
                     url,
                     "notices",
                 );
-                let items: Vec<&ListItem> = self.notices.iter().map(|e| &e.item).collect();
+                let items: Vec<&ListItem> = m.notices.iter().map(|e| &e.item).collect();
                 c.insert("items", &items);
                 self.html("notices.html", &c)
             }
-            Job::Notice(n) => {
-                let e = &self.notices[n];
-                let record =
-                    view::record_view(e.reg, e.item.url.clone(), self.input.today, &self.lookup);
+            PageId::Notice(n) => {
+                let e = &m.notices[*n];
+                let record = view::record_view(&e.reg, e.item.url.clone(), m.today, &m.lookup);
                 let description = format!("{}的成果登记公示", record.title);
                 let mut c = self.ctx(&record.title, &description, url, "notices");
                 c.insert("record", &record);
-                c.insert("endpoint", &self.input.objection_endpoint);
+                c.insert("endpoint", &m.endpoint);
                 self.html("notice.html", &c)
             }
-            Job::List(key, page) => self.list(key, page, url),
-            Job::Item(n) => {
-                let e = &self.registry[n];
-                let record =
-                    view::record_view(e.reg, e.item.url.clone(), self.input.today, &self.lookup);
+            PageId::Landing(key) => self.landing(*key, url),
+            PageId::Block(key, b) => self.block(*key, *b, url),
+            PageId::Item(id) => {
+                let e = m
+                    .entry_of(id)
+                    .ok_or_else(|| SiteError::Template(format!("no achievement {id}")))?;
+                // The decision day stands in for the build date: the page never changes
+                // with the date (see Model::entry).
+                let day = view::decided_on(&e.reg).unwrap_or(m.today);
+                let record = view::record_view(&e.reg, e.item.url.clone(), day, &m.lookup);
                 let description = format!("成果登记号{}：{}", record.number, record.title);
                 let mut c = self.ctx(&record.title, &description, url, "registry");
                 c.insert("record", &record);
                 self.html("achievement.html", &c)
             }
-            Job::SearchIndex => self.search_index(),
-            Job::Feed => self.feed(),
-            Job::Sitemap => {
-                let mut c = Context::new();
-                let urls: Vec<String> = self.html_urls.iter().map(|u| self.absolute(u)).collect();
-                c.insert("urls", &urls);
-                let text = self
-                    .site
-                    .tera
-                    .render("sitemap.xml", &c)
-                    .map_err(tera_error)?;
-                Ok(Page::new(text, "application/xml"))
+            PageId::IndexManifest => {
+                let mut shards = Vec::new();
+                for y in m.years.keys().rev() {
+                    for s in (1..=self.shards_of(*y)).rev() {
+                        shards.push(ShardRef {
+                            y: *y,
+                            p: shard_path(*y, s),
+                        });
+                    }
+                }
+                let doc = IndexManifestDoc {
+                    kinds: Kind::ALL.iter().map(|k| (k.code(), k.label())).collect(),
+                    shards,
+                };
+                self.json(&doc)
             }
-            Job::SitemapIndex(chunks) => {
-                let mut c = Context::new();
-                let urls: Vec<String> = (1..=chunks)
-                    .map(|k| self.absolute(&format!("/sitemaps/{k}.xml")))
-                    .collect();
-                c.insert("sitemaps", &urls);
-                let text = self
-                    .site
-                    .tera
-                    .render("sitemap_index.xml", &c)
-                    .map_err(tera_error)?;
-                Ok(Page::new(text, "application/xml"))
-            }
-            Job::SitemapChunk(k) => {
-                let mut c = Context::new();
-                let urls: Vec<String> = self
-                    .html_urls
+            PageId::IndexShard(y, s) => {
+                let list = m.list(ListKey::Year(*y));
+                let start = (s - 1) * SHARD_SIZE;
+                let end = (start + SHARD_SIZE).min(list.len());
+                let items = list
+                    .get(start..end)
+                    .unwrap_or(&[])
                     .iter()
-                    .skip(k * SITEMAP_LIMIT)
-                    .take(SITEMAP_LIMIT)
-                    .map(|u| self.absolute(u))
+                    .rev()
+                    .map(|e| index_item(e))
                     .collect();
-                c.insert("urls", &urls);
-                let text = self
-                    .site
-                    .tera
-                    .render("sitemap.xml", &c)
-                    .map_err(tera_error)?;
-                Ok(Page::new(text, "application/xml"))
+                self.json(&ShardDoc { items })
             }
-            Job::Robots => {
+            PageId::Feed => self.feed(),
+            PageId::Robots => {
                 let mut c = Context::new();
                 c.insert("sitemap", &self.absolute("/sitemap.xml"));
                 let text = self
@@ -845,146 +800,232 @@ impl<'a> Build<'a> {
                     .map_err(tera_error)?;
                 Ok(Page::new(text, "text/plain; charset=utf-8"))
             }
-            Job::NotFound => {
+            PageId::NotFound => {
                 let c = self.ctx("页面不存在", "您访问的页面不存在或已下线。", url, "");
                 self.html("404.html", &c)
             }
-            Job::Asset(a) => Ok(self.site.assets[a].page.clone()),
+            PageId::Asset(a) => Ok(self.site.assets[*a].page.clone()),
+            PageId::Sitemap => {
+                let mut urls: Vec<String> = self
+                    .html_pages_without_items()
+                    .iter()
+                    .map(|p| url_of(&self.path(p)).to_owned())
+                    .collect();
+                urls.extend(m.all.iter().map(|e| e.item.url.clone()));
+                Ok(self.urlset(&urls))
+            }
+            PageId::SitemapIndex => {
+                let files: Vec<String> = m.sitemap_paths(self.site.guides.len());
+                let mut text = String::from(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+                );
+                for f in files.iter().skip(1) {
+                    text.push_str("<sitemap><loc>");
+                    text.push_str(&xml_escape(&self.absolute(f)));
+                    text.push_str("</loc></sitemap>\n");
+                }
+                text.push_str("</sitemapindex>\n");
+                Ok(Page::new(text, "application/xml"))
+            }
+            PageId::SitemapPages(k) => {
+                let urls: Vec<String> = self
+                    .html_pages_without_items()
+                    .iter()
+                    .skip((k - 1) * SITEMAP_LIMIT)
+                    .take(SITEMAP_LIMIT)
+                    .map(|p| url_of(&self.path(p)).to_owned())
+                    .collect();
+                Ok(self.urlset(&urls))
+            }
+            PageId::SitemapRegistry(k) => {
+                let urls: Vec<String> = m
+                    .all
+                    .iter()
+                    .skip((k - 1) * SITEMAP_CHUNK)
+                    .take(SITEMAP_CHUNK)
+                    .map(|e| e.item.url.clone())
+                    .collect();
+                Ok(self.urlset(&urls))
+            }
         }
     }
 
-    fn list(&self, key: ListKey, page: usize, url: &str) -> Result<Page, SiteError> {
-        let (heading, indices): (String, &[usize]) = match key {
-            ListKey::All => ("全部已登记成果".to_owned(), &self.all),
-            ListKey::Kind(k) => (
-                k.label().to_owned(),
-                self.kinds
-                    .iter()
-                    .find(|(x, _)| *x == k)
-                    .map_or(&[][..], |(_, v)| v.as_slice()),
-            ),
-            ListKey::Year(y) => (
-                format!("{y}年登记的成果"),
-                self.years
-                    .iter()
-                    .find(|(x, _)| *x == y)
-                    .map_or(&[][..], |(_, v)| v.as_slice()),
-            ),
-        };
-        let total_pages = indices.len().div_ceil(PER_PAGE).max(1);
-        let items: Vec<&ListItem> = indices
-            .iter()
-            .skip((page - 1) * PER_PAGE)
-            .take(PER_PAGE)
-            .map(|i| &self.registry[*i].item)
-            .collect();
+    fn json<T: Serialize>(&self, doc: &T) -> Result<Page, SiteError> {
+        let text = json::to_safe_json(doc).map_err(|e| SiteError::Json(e.to_string()))?;
+        Ok(Page::new(text, "application/json"))
+    }
+
+    /// A `<urlset>` written directly: a sitemap can hold 50,000 URLs, too many to go through
+    /// a template quickly.
+    fn urlset(&self, urls: &[String]) -> Page {
+        let mut text = String::with_capacity(urls.len() * 80 + 200);
+        text.push_str(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+        );
+        for u in urls {
+            text.push_str("<url><loc>");
+            text.push_str(&xml_escape(&self.absolute(u)));
+            text.push_str("</loc></url>\n");
+        }
+        text.push_str("</urlset>\n");
+        Page::new(text, "application/xml")
+    }
+
+    fn heading(key: ListKey) -> String {
+        match key {
+            ListKey::All => "全部已登记成果".to_owned(),
+            ListKey::Kind(k) => k.label().to_owned(),
+            ListKey::Year(y) => format!("{y}年登记的成果"),
+        }
+    }
+
+    fn name(key: ListKey) -> String {
+        match key {
+            ListKey::All => "成果库".to_owned(),
+            _ => Renderer::heading(key),
+        }
+    }
+
+    /// A list's landing page: its count, the facets with counts, the newest achievements and
+    /// links to the archive pages.
+    fn landing(&self, key: ListKey, url: &str) -> Result<Page, SiteError> {
+        let m = self.model;
+        let list = m.list(key);
+        let heading = Renderer::heading(key);
+        let items: Vec<&ListItem> = list.iter().rev().take(PER_PAGE).map(|e| &e.item).collect();
+        let blocks = blocks_of(list.len());
         let mut links = Vec::new();
-        let mut last = 0;
-        for p in 1..=total_pages {
-            if p == 1 || p == total_pages || p.abs_diff(page) <= 2 {
-                links.push(PagerLink {
-                    number: p,
-                    url: key.url(p),
-                    current: p == page,
-                    gap_before: last != 0 && p > last + 1,
-                });
-                last = p;
+        if blocks > 0 {
+            links.push(PagerLink {
+                label: "最新".to_owned(),
+                url: key.url(0),
+                current: true,
+                gap_before: false,
+            });
+            let mut last = blocks + 1;
+            for b in (1..=blocks).rev() {
+                if b + 3 > blocks || b == 1 {
+                    links.push(PagerLink {
+                        label: b.to_string(),
+                        url: key.url(b),
+                        current: false,
+                        gap_before: b + 1 < last,
+                    });
+                    last = b;
+                }
             }
         }
+        // The first achievement not shown here is on this archive page.
+        let next = (blocks > 0).then(|| key.url((list.len() - PER_PAGE - 1) / PER_PAGE + 1));
         let pager = Pager {
-            current: page,
-            total: total_pages,
-            prev: (page > 1).then(|| key.url(page - 1)),
-            next: (page < total_pages).then(|| key.url(page + 1)),
+            prev: None,
+            next,
             links,
         };
-        let kinds: Vec<Facet> = self
+        let kinds: Vec<Facet> = m
             .kinds
             .iter()
             .map(|(k, v)| Facet {
                 label: k.label().to_owned(),
                 code: k.code().to_owned(),
-                url: ListKey::Kind(*k).url(1),
+                url: ListKey::Kind(*k).url(0),
                 count: v.len(),
                 current: key == ListKey::Kind(*k),
             })
             .collect();
-        let years: Vec<Facet> = self
+        let years: Vec<Facet> = m
             .years
             .iter()
+            .rev()
             .map(|(y, v)| Facet {
                 label: format!("{y}年"),
                 code: y.to_string(),
-                url: ListKey::Year(*y).url(1),
+                url: ListKey::Year(*y).url(0),
                 count: v.len(),
                 current: key == ListKey::Year(*y),
             })
             .collect();
-        let name = match key {
-            ListKey::All => "成果库".to_owned(),
-            _ => heading.clone(),
-        };
-        let title = if page > 1 {
-            format!("{name}（第{page}页）")
-        } else {
-            name
-        };
-        let description = format!("已予以登记的科技成果：{heading}，共{}项。", indices.len());
+        let title = Renderer::name(key);
+        let description = format!("已予以登记的科技成果：{heading}，共{}项。", list.len());
         let mut c = self.ctx(&title, &description, url, "registry");
         c.insert("heading", &heading);
         c.insert("items", &items);
-        c.insert("total", &indices.len());
-        c.insert("all_total", &self.registry.len());
+        c.insert("total", &list.len());
+        c.insert("per_page", &PER_PAGE);
+        c.insert("all_total", &m.all.len());
         c.insert("pager", &pager);
         c.insert("kinds", &kinds);
         c.insert("years", &years);
         c.insert("is_all", &(key == ListKey::All));
-        c.insert("search", &(key == ListKey::All && page == 1));
+        c.insert("search", &(key == ListKey::All));
+        c.insert("archive", &None::<Archive>);
         self.html("registry.html", &c)
     }
 
-    fn search_index(&self) -> Result<Page, SiteError> {
-        let empty = DateView {
-            iso: String::new(),
-            text: String::new(),
+    /// Archive page `b` of a list: achievements `(b-1)*PER_PAGE+1 ..= b*PER_PAGE` counted from
+    /// the oldest, shown newest first. It shows no count that a new decision would change.
+    fn block(&self, key: ListKey, b: usize, url: &str) -> Result<Page, SiteError> {
+        let list = self.model.list(key);
+        let blocks = blocks_of(list.len());
+        let start = (b - 1) * PER_PAGE;
+        let end = (start + PER_PAGE).min(list.len());
+        let slice = list.get(start..end).unwrap_or(&[]);
+        let items: Vec<&ListItem> = slice.iter().rev().map(|e| &e.item).collect();
+        let day = |e: Option<&Arc<REntry>>| {
+            e.and_then(|e| e.item.decided_on.as_ref())
+                .map(|d| d.text.clone())
+                .unwrap_or_default()
         };
-        let items = self
-            .registry
-            .iter()
-            .map(|e| IndexItem {
-                n: &e.item.number,
-                t: &e.item.title,
-                k: e.item.kind,
-                y: e.year,
-                d: &e.item.decided_on.as_ref().unwrap_or(&empty).iso,
-                u: e.reg
-                    .fields
-                    .units
-                    .iter()
-                    .filter_map(|u| u.name.as_deref().map(str::trim))
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-                w: e.reg
-                    .fields
-                    .keywords
-                    .iter()
-                    .map(|k| k.trim())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-                p: &e.item.url,
-            })
-            .collect();
-        let doc = IndexDoc {
-            kinds: Kind::ALL.iter().map(|k| (k.code(), k.label())).collect(),
-            items,
+        let archive = Archive {
+            number: b,
+            first: start + 1,
+            last: end,
+            from: day(slice.first()),
+            to: day(slice.last()),
         };
-        let text = json::to_safe_json(&doc).map_err(|e| SiteError::Json(e.to_string()))?;
-        Ok(Page::new(text, "application/json"))
+        let mut links = vec![PagerLink {
+            label: "最新".to_owned(),
+            url: key.url(0),
+            current: false,
+            gap_before: false,
+        }];
+        let mut last = usize::MAX;
+        let top = (b + 2).min(blocks);
+        for n in (1..=top).rev() {
+            if n.abs_diff(b) <= 2 || n == 1 {
+                links.push(PagerLink {
+                    label: n.to_string(),
+                    url: key.url(n),
+                    current: n == b,
+                    gap_before: last != usize::MAX && n + 1 < last,
+                });
+                last = n;
+            }
+        }
+        let pager = Pager {
+            prev: Some(key.url(if b < blocks { b + 1 } else { 0 })),
+            next: (b > 1).then(|| key.url(b - 1)),
+            links,
+        };
+        let heading = Renderer::heading(key);
+        let title = format!("{}（第{b}页）", Renderer::name(key));
+        let description = format!("已予以登记的科技成果：{heading}，第{b}页。");
+        let mut c = self.ctx(&title, &description, url, "registry");
+        c.insert("heading", &heading);
+        c.insert("items", &items);
+        c.insert("pager", &pager);
+        c.insert("landing", &key.url(0));
+        c.insert("name", &Renderer::name(key));
+        c.insert("is_all", &(key == ListKey::All));
+        c.insert("search", &false);
+        c.insert("archive", &Some(archive));
+        self.html("registry.html", &c)
     }
 
     fn feed(&self) -> Result<Page, SiteError> {
+        let m = self.model;
         let at_midnight = |iso: &str| format!("{iso}T00:00:00+08:00");
-        let entries: Vec<FeedEntry> = self
+        let entries: Vec<FeedEntry> = m
             .notices
             .iter()
             .filter_map(|e| {
@@ -1002,8 +1043,8 @@ impl<'a> Build<'a> {
                 Some(FeedEntry {
                     title: &e.item.title,
                     link: self.absolute(&e.item.url),
-                    id: if self.base_url().is_empty() {
-                        format!("urn:chengguo:notice:{}", view::notice_slug(e.reg))
+                    id: if m.base_url.is_empty() {
+                        format!("urn:chengguo:notice:{}", view::notice_slug(&e.reg))
                     } else {
                         self.absolute(&e.item.url)
                     },
@@ -1020,14 +1061,14 @@ impl<'a> Build<'a> {
             .iter()
             .map(|e| e.updated.clone())
             .max()
-            .unwrap_or_else(|| at_midnight(&view::date_view(self.input.today).iso));
+            .unwrap_or_else(|| at_midnight(&view::date_view(m.today).iso));
         let mut c = Context::new();
         c.insert("site_name", &self.site.name);
         c.insert("feed_url", &self.absolute("/feed.xml"));
         c.insert("site_url", &self.absolute("/notices/"));
         c.insert(
             "feed_id",
-            &if self.base_url().is_empty() {
+            &if m.base_url.is_empty() {
                 "urn:chengguo:notices".to_owned()
             } else {
                 self.absolute("/feed.xml")
@@ -1037,5 +1078,153 @@ impl<'a> Build<'a> {
         c.insert("entries", &entries);
         let text = self.site.tera.render("feed.xml", &c).map_err(tera_error)?;
         Ok(Page::new(text, "application/atom+xml"))
+    }
+
+    /// Renders and hashes `ids` on up to `threads` threads, in order.
+    pub fn render_many(&self, ids: &[PageId], threads: usize) -> Result<Vec<Rendered>, SiteError> {
+        let one = |ids: &[PageId]| -> Result<Vec<Rendered>, SiteError> {
+            ids.iter()
+                .map(|id| {
+                    let page = self.render(id)?;
+                    Ok(Rendered {
+                        path: self.path(id),
+                        hash: page.sha256(),
+                        page,
+                    })
+                })
+                .collect()
+        };
+        if threads <= 1 || ids.len() < 64 {
+            return one(ids);
+        }
+        let size = ids.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = ids
+                .chunks(size)
+                .map(|chunk| scope.spawn(move || one(chunk)))
+                .collect();
+            let mut out = Vec::with_capacity(ids.len());
+            for h in handles {
+                match h.join() {
+                    Ok(part) => out.extend(part?),
+                    Err(_) => return Err(SiteError::Template("a render thread panicked".into())),
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// A rendered file with its path and SHA-256.
+pub(crate) struct Rendered {
+    pub path: String,
+    pub page: Page,
+    pub hash: String,
+}
+
+fn index_item(e: &REntry) -> IndexItem<'_> {
+    IndexItem {
+        n: &e.item.number,
+        t: &e.item.title,
+        k: e.item.kind,
+        y: e.year,
+        d: e.item.decided_on.as_ref().map_or("", |d| d.iso.as_str()),
+        u: e.reg
+            .fields
+            .units
+            .iter()
+            .filter_map(|u| u.name.as_deref().map(str::trim))
+            .filter(|s| !s.is_empty())
+            .collect(),
+        w: e.reg
+            .fields
+            .keywords
+            .iter()
+            .map(|k| k.trim())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        p: &e.item.url,
+    }
+}
+
+/// How many threads a full build renders on.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The pages of one input, each rendered on demand, so that a publisher can stream a large
+/// site without holding it in memory.
+pub struct Build<'a> {
+    site: &'a Site,
+    model: Model,
+    ids: Vec<PageId>,
+    paths: Vec<String>,
+}
+
+impl<'a> Build<'a> {
+    pub(crate) fn from_model(site: &'a Site, model: Model) -> Result<Build<'a>, SiteError> {
+        let r = Renderer::new(site, &model);
+        let ids = r.all_pages();
+        let paths: Vec<String> = ids.iter().map(|id| r.path(id)).collect();
+        let mut seen = std::collections::HashSet::with_capacity(paths.len());
+        for p in &paths {
+            if !seen.insert(p.as_str()) {
+                return Err(SiteError::DuplicatePath(p.clone()));
+            }
+        }
+        Ok(Build {
+            site,
+            model,
+            ids,
+            paths,
+        })
+    }
+
+    /// How many files the site has.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the site has no file (never: the home page is always there).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The output path of file `i`.
+    pub fn path(&self, i: usize) -> &str {
+        &self.paths[i]
+    }
+
+    /// Every output path, in build order.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.paths.iter().map(String::as_str)
+    }
+
+    /// Renders file `i`.
+    pub fn render(&self, i: usize) -> Result<Page, SiteError> {
+        Renderer::new(self.site, &self.model).render(&self.ids[i])
+    }
+
+    /// Renders files `range` on every core, in order.
+    pub fn render_range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<(String, Page)>, SiteError> {
+        Ok(self
+            .render_hashed(range)?
+            .into_iter()
+            .map(|r| (r.path, r.page))
+            .collect())
+    }
+
+    pub(crate) fn render_hashed(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<Rendered>, SiteError> {
+        Renderer::new(self.site, &self.model).render_many(&self.ids[range], threads())
+    }
+
+    pub(crate) fn into_model(self) -> Model {
+        self.model
     }
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use futures::future::try_join_all;
 
 use crate::input::SiteInput;
-use crate::render::{Page, Site, SiteError};
+use crate::render::{Build, Page, Rendered, Site, SiteError};
 
 /// Output path → hex SHA-256 of its bytes.
 pub type Manifest = BTreeMap<String, String>;
@@ -68,8 +68,10 @@ pub trait SiteSink: Send + Sync {
     async fn save_manifest(&self, manifest: &Manifest) -> Result<(), SinkError>;
 }
 
-/// Files rendered and compared in one go; their writes then run concurrently.
-const CHUNK: usize = 64;
+/// Files rendered (on every core) and compared in one go; their writes then run concurrently.
+const BATCH: usize = 512;
+/// Writes or deletes in flight at once.
+const CONCURRENT: usize = 64;
 
 /// Renders `input` with `site` into `sink`: writes new and changed files (assets first, so that
 /// no page links a missing one), deletes files no longer produced, then saves the manifest.
@@ -80,43 +82,62 @@ pub async fn publish(
 ) -> Result<PublishReport, PublishError> {
     let build = site.plan(input)?;
     let old = sink.manifest().await?;
+    Ok(publish_build(&build, &old, sink).await?.0)
+}
+
+/// Publishes every file of `build` against `old` (what the sink holds); answers the report
+/// and the new manifest.
+pub(crate) async fn publish_build(
+    build: &Build<'_>,
+    old: &Manifest,
+    sink: &dyn SiteSink,
+) -> Result<(PublishReport, Manifest), PublishError> {
     let mut new = Manifest::new();
     let mut report = PublishReport::default();
-    let mut order: Vec<usize> = (0..build.len()).collect();
-    order.sort_by_key(|i| !build.path(*i).starts_with("/static/"));
-    for chunk in order.chunks(CHUNK) {
-        let mut changed = Vec::new();
-        for &i in chunk {
-            let path = build.path(i);
-            let page = build.render(i)?;
-            let hash = page.sha256();
-            if old.get(path) == Some(&hash) {
-                report.unchanged += 1;
-            } else {
-                changed.push((path, page, hash.clone()));
-            }
-            new.insert(path.to_owned(), hash);
-        }
-        try_join_all(
-            changed
-                .iter()
-                .map(|(path, page, hash)| sink.write(path, page, hash)),
-        )
-        .await?;
+    let mut start = 0;
+    while start < build.len() {
+        let end = (start + BATCH).min(build.len());
+        let rendered = build.render_hashed(start..end)?;
+        start = end;
+        let changed: Vec<&Rendered> = rendered
+            .iter()
+            .filter(|r| old.get(&r.path) != Some(&r.hash))
+            .collect();
+        report.unchanged += rendered.len() - changed.len();
+        write_all(sink, &changed).await?;
         report
             .written
-            .extend(changed.into_iter().map(|(p, ..)| p.to_owned()));
+            .extend(changed.iter().map(|r| r.path.clone()));
+        new.extend(rendered.into_iter().map(|r| (r.path, r.hash)));
     }
-    let gone: Vec<&String> = old.keys().filter(|p| !new.contains_key(*p)).collect();
-    for chunk in gone.chunks(CHUNK) {
-        try_join_all(chunk.iter().map(|p| sink.delete(p))).await?;
-    }
-    report.deleted = gone.into_iter().cloned().collect();
-    if new != old {
+    let gone: Vec<String> = old
+        .keys()
+        .filter(|p| !new.contains_key(*p))
+        .cloned()
+        .collect();
+    delete_all(sink, &gone).await?;
+    report.deleted = gone;
+    if new != *old {
         sink.save_manifest(&new).await?;
     }
     report.written.sort();
-    Ok(report)
+    Ok((report, new))
+}
+
+/// Writes `pages`, [`CONCURRENT`] at a time.
+pub(crate) async fn write_all(sink: &dyn SiteSink, pages: &[&Rendered]) -> Result<(), SinkError> {
+    for chunk in pages.chunks(CONCURRENT) {
+        try_join_all(chunk.iter().map(|r| sink.write(&r.path, &r.page, &r.hash))).await?;
+    }
+    Ok(())
+}
+
+/// Deletes `paths`, [`CONCURRENT`] at a time.
+pub(crate) async fn delete_all(sink: &dyn SiteSink, paths: &[String]) -> Result<(), SinkError> {
+    for chunk in paths.chunks(CONCURRENT) {
+        try_join_all(chunk.iter().map(|p| sink.delete(p))).await?;
+    }
+    Ok(())
 }
 
 /// The site in memory: what tests read and `serve` answers from. Cloning the handle shares it.

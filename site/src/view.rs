@@ -49,9 +49,24 @@ pub fn notice_view(n: &Notice, today: Date) -> NoticeView {
 }
 
 /// Names the public fields refer to.
-pub struct Lookup<'a> {
-    pub authorities: HashMap<&'a str, &'a str>,
-    pub projects: HashMap<&'a str, &'a Project>,
+#[derive(Debug, Default)]
+pub struct Lookup {
+    /// Authority names by id.
+    pub authorities: HashMap<String, String>,
+    /// In-system projects by id.
+    pub projects: HashMap<String, Project>,
+}
+
+impl Lookup {
+    pub fn new(authorities: &[chengguo_domain::org::Authority], projects: Vec<Project>) -> Lookup {
+        Lookup {
+            authorities: authorities
+                .iter()
+                .map(|a| (a.id.clone(), a.name.clone()))
+                .collect(),
+            projects: projects.into_iter().map(|p| (p.id.clone(), p)).collect(),
+        }
+    }
 }
 
 /// A line of a listing.
@@ -251,7 +266,7 @@ pub fn record_view(reg: &Registration, url: String, today: Date, lookup: &Lookup
         authority: lookup
             .authorities
             .get(reg.authority_id.as_str())
-            .map(|s| (*s).to_owned())
+            .cloned()
             .unwrap_or_else(|| "中山市科学技术局".to_owned()),
         first_unit: first_unit_of(reg),
         units: f

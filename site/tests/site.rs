@@ -6,6 +6,8 @@ mod support;
 
 #[path = "cases/escaping.rs"]
 mod escaping;
+#[path = "cases/incremental.rs"]
+mod incremental;
 #[path = "cases/lifecycle.rs"]
 mod lifecycle;
 #[path = "cases/links.rs"]

@@ -42,7 +42,7 @@ both_backends!(
             .rebuild(state.store.as_ref(), state.clock.today())
             .await
             .unwrap();
-        let changes = Arc::new(tokio::sync::Notify::new());
+        let changes = Arc::new(chengguo_api::state::SiteChanges::default());
         state.site_changes = Some(changes.clone());
         let rebuilder = chengguo::backend::spawn_site_rebuilder(state.clone(), publisher, changes);
         let site = chengguo::backend::app_router_with_site(state.clone(), sink.clone());

@@ -487,7 +487,7 @@ async fn act_once(
     )
     .await?;
     if public && let Some(changes) = &state.site_changes {
-        changes.notify_one();
+        changes.record(id);
     }
     Ok(record)
 }

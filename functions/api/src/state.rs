@@ -22,5 +22,38 @@ pub struct AppState {
     pub local_files: Option<Arc<LocalFiles>>,
     /// Told after every change to what the public site shows (paper received, decided,
     /// reopened), when something rebuilds the site in this process.
-    pub site_changes: Option<Arc<tokio::sync::Notify>>,
+    pub site_changes: Option<Arc<SiteChanges>>,
+}
+
+/// The records whose public pages changed since the site was last rebuilt, and a signal for
+/// whoever rebuilds it.
+#[derive(Default)]
+pub struct SiteChanges {
+    ids: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    signal: tokio::sync::Notify,
+}
+
+impl SiteChanges {
+    /// Notes that the public pages of registration `id` changed.
+    pub fn record(&self, id: &str) {
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned());
+        self.signal.notify_one();
+    }
+
+    /// The changed records noted so far, emptying the list.
+    pub fn take(&self) -> Vec<String> {
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *ids).into_iter().collect()
+    }
+
+    /// Waits until a change is noted (at once when one was noted since the last wait).
+    pub async fn changed(&self) {
+        self.signal.notified().await;
+    }
 }

@@ -234,7 +234,7 @@ pub fn site_publisher(
 pub fn spawn_site_rebuilder(
     state: AppState,
     publisher: chengguo_site::Publisher,
-    changes: Arc<tokio::sync::Notify>,
+    changes: Arc<chengguo_api::state::SiteChanges>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -245,14 +245,26 @@ pub fn spawn_site_rebuilder(
             let wait = (next_day - now + time::Duration::minutes(1))
                 .try_into()
                 .unwrap_or(std::time::Duration::from_secs(3600));
-            tokio::select! {
-                _ = changes.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
-            match publisher
-                .rebuild(state.store.as_ref(), state.clock.today())
-                .await
-            {
+            // After a change only the changed records are read and their pages rendered again;
+            // each day the whole site is rebuilt from the store, so notices end on time.
+            let changed = tokio::select! {
+                _ = changes.changed() => Some(changes.take()),
+                _ = tokio::time::sleep(wait) => None,
+            };
+            let today = state.clock.today();
+            let result = match changed {
+                Some(ids) if ids.is_empty() => continue,
+                Some(ids) => {
+                    publisher
+                        .rebuild_records(state.store.as_ref(), today, &ids)
+                        .await
+                }
+                None => {
+                    changes.take();
+                    publisher.rebuild(state.store.as_ref(), today).await
+                }
+            };
+            match result {
                 Ok(r) => tracing::info!(
                     written = r.written.len(),
                     deleted = r.deleted.len(),

@@ -153,7 +153,7 @@ fn an_announcement_runs_from_receive_paper_for_thirty_days_then_the_registry_tak
             .contains("/registry/4422026Y0001/")
     );
     assert!(
-        pages["/registry/index.json"]
+        pages["/registry/index/2026-1.json"]
             .text()
             .contains("4422026Y0001")
     );
@@ -176,10 +176,11 @@ fn an_announcement_runs_from_receive_paper_for_thirty_days_then_the_registry_tak
     let pages = paths_on(&reg, reopen_day);
     assert!(!pages.contains_key(ACHIEVEMENT));
     assert!(!pages.contains_key(NOTICE));
+    assert!(!pages.contains_key("/registry/index/2026-1.json"));
     assert!(
         !pages["/registry/index.json"]
             .text()
-            .contains("4422026Y0001")
+            .contains("/registry/index/2026-1.json")
     );
     assert!(!pages.contains_key("/registry/year/2026/index.html"));
     assert!(!pages["/index.html"].text().contains("全流程成果"));

@@ -48,7 +48,7 @@ async fn a_changed_achievement_rewrites_only_the_pages_that_show_it() {
             "/index.html",
             "/registry/4422025R0003/index.html",
             "/registry/index.html",
-            "/registry/index.json",
+            "/registry/index/2025-1.json",
             "/registry/kind/soft/index.html",
             "/registry/year/2025/index.html",
         ])

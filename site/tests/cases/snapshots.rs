@@ -31,6 +31,7 @@ fn every_page_kind_matches_its_snapshot() {
         ("feed", "/feed.xml"),
         ("sitemap", "/sitemap.xml"),
         ("search_index", "/registry/index.json"),
+        ("search_index_shard", "/registry/index/2026-1.json"),
         ("robots", "/robots.txt"),
     ];
     for (name, path) in cases {

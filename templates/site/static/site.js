@@ -1,5 +1,6 @@
 // 科技成果登记 public site: the objection form (posts JSON to the API) and the registry search
-// (filters /registry/index.json). Both enhance pages that work without this script.
+// (filters the shards listed in /registry/index.json). Both enhance pages that work without
+// this script.
 (function () {
   "use strict";
 
@@ -77,15 +78,36 @@
   if (search) {
     search.hidden = false;
     var out = document.getElementById("search-results");
-    var index = null;
+    var manifest = null;
+    var shards = {};
     var LIMIT = 100;
 
-    var load = function () {
-      if (index) { return Promise.resolve(index); }
-      return fetch(search.getAttribute("data-index")).then(function (r) {
+    var getJson = function (url) {
+      return fetch(url).then(function (r) {
         if (!r.ok) { throw new Error(String(r.status)); }
         return r.json();
-      }).then(function (doc) { index = doc; return doc; });
+      });
+    };
+
+    // The index is a manifest of shards (newest first, one year each); a search for one year
+    // loads only that year's shards. Items come back newest first.
+    var load = function (year) {
+      var first = manifest ? Promise.resolve(manifest) : getJson(search.getAttribute("data-index")).then(function (doc) {
+        manifest = doc;
+        return doc;
+      });
+      return first.then(function (doc) {
+        var wanted = doc.shards.filter(function (s) { return !year || String(s.y) === year; });
+        return Promise.all(wanted.map(function (s) {
+          if (shards[s.p]) { return shards[s.p]; }
+          shards[s.p] = getJson(s.p).catch(function (e) { delete shards[s.p]; throw e; });
+          return shards[s.p];
+        })).then(function (parts) {
+          var items = [];
+          parts.forEach(function (p) { items = items.concat(p.items); });
+          return { kinds: doc.kinds, items: items };
+        });
+      });
     };
 
     var norm = function (s) { return String(s || "").toLowerCase().trim(); };
@@ -136,7 +158,7 @@
       if (!qs) { out.hidden = true; out.innerHTML = ""; return; }
       out.hidden = false;
       text(out, "正在检索…");
-      load().then(function (doc) {
+      load(year).then(function (doc) {
         var hits = doc.items.filter(function (it) {
           if (kind && it.k !== kind) { return false; }
           if (year && String(it.y) !== year) { return false; }
