@@ -4,11 +4,13 @@
 mod attachments;
 mod bad_input;
 mod concurrency;
+mod contention;
 mod exports;
 mod notifications;
 mod objections;
 mod projects;
 mod scope;
+mod security;
 mod session;
 mod site;
 mod workflow;

@@ -148,6 +148,8 @@ pub async fn submit_login(
 
 #[derive(Deserialize)]
 pub struct LogoutForm {
+    // A form without its token gets the same refusal page as one with a wrong token.
+    #[serde(default)]
     csrf: String,
 }
 

@@ -36,6 +36,12 @@ pub struct CreateAttachment {
     size: u64,
 }
 
+/// Whether `c` changes the direction text is shown in (U+061C, U+200E/F, U+202A–U+202E,
+/// U+2066–U+2069): in a filename it would make `报告\u{202E}gpj.pdf` show as `报告fdp.jpg`.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Who may change the attachments of `reg` in `category` now.
 fn ensure_may_change(user: &User, reg: &Registration, category: &str) -> ApiResult<()> {
     if category == REOPEN_EVIDENCE {
@@ -81,11 +87,13 @@ pub async fn create_attachment(
         || filename.chars().count() > FILENAME_MAX
         || filename
             .chars()
-            .any(|c| c.is_control() || c == '/' || c == '\\')
+            .any(|c| c.is_control() || is_bidi_control(c) || c == '/' || c == '\\')
     {
         problems.push(Problem::invalid(
             "filename",
-            format!("文件名不能为空、不能超过{FILENAME_MAX}个字，且不能含有 / \\ 或控制字符。"),
+            format!(
+                "文件名不能为空、不能超过{FILENAME_MAX}个字，且不能含有 / \\、控制字符或文字方向控制符。"
+            ),
         ));
     }
     let ty = FileType::from_content_type(&req.content_type);

@@ -124,7 +124,45 @@ pub fn api_routes(state: AppState) -> Router {
         Some(files) => api.merge(chengguo_files_local::router(files.clone())),
         None => api,
     };
-    api.layer(axum::middleware::map_response(security_headers))
+    api.layer(axum::middleware::from_fn(refuse_undecodable_paths))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Refuses a path whose percent-encoded bytes are not UTF-8 with the API's own 400, before
+/// routing: axum's path extractor would otherwise answer it in English plain text.
+async fn refuse_undecodable_paths(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if percent_decodes_to_utf8(req.uri().path()) {
+        next.run(req).await
+    } else {
+        axum::response::IntoResponse::into_response(ApiError::bad_request(
+            "请求地址含有无效的字符。",
+        ))
+    }
+}
+
+/// Whether a path, with each `%XX` decoded (other `%` kept as they are), is UTF-8.
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                let (h, l) = (hex(h).unwrap_or(0), hex(l).unwrap_or(0));
+                decoded.push(u8::try_from(h * 16 + l).unwrap_or(0));
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// Headers every API answer carries.
@@ -142,4 +180,20 @@ async fn security_headers(mut resp: axum::response::Response) -> axum::response:
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decodes_to_utf8;
+
+    #[test]
+    fn paths_decoding_to_utf8_pass_and_others_do_not() {
+        assert!(percent_decodes_to_utf8("/api/registrations/abc"));
+        assert!(percent_decodes_to_utf8("/api/registrations/%E4%B8%AD"));
+        assert!(percent_decodes_to_utf8("/files/%2e%2e%2F%00"));
+        assert!(percent_decodes_to_utf8("/api/x/%G1%"));
+        assert!(!percent_decodes_to_utf8("/api/registrations/%FF"));
+        assert!(!percent_decodes_to_utf8("/files/%E4%B8"));
+        assert!(!percent_decodes_to_utf8("/api/registrations/%c0%ae%c0%ae"));
+    }
 }
