@@ -208,10 +208,24 @@ const HEADER_SEARCH_ROWS: usize = 10;
 /// as the CSV (possibly below a title). Empty rows are skipped; row numbers are those Excel
 /// shows, so with the header in the first row it is row 1, as in a CSV file.
 pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<ImportRow>, String> {
+    // calamine panics on some malformed sheets (an arithmetic overflow on a cell reference of
+    // many letters, found by fuzzing): such a file is refused like any other unreadable one
+    // instead of failing the request.
+    std::panic::catch_unwind(|| read_xlsx(bytes)).unwrap_or_else(|_| {
+        tracing::debug!("xlsx reader panicked on an import");
+        Err(UNREADABLE_XLSX.to_owned())
+    })
+}
+
+/// The answer to a file that is no readable xlsx workbook.
+const UNREADABLE_XLSX: &str =
+    "文件不是有效的 xlsx 工作簿，请用 Excel 或 WPS 另存为 .xlsx 后再导入。";
+
+fn read_xlsx(bytes: &[u8]) -> Result<Vec<ImportRow>, String> {
     use calamine::Reader;
     let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| {
         tracing::debug!(error = %e, "unreadable xlsx import");
-        "文件不是有效的 xlsx 工作簿，请用 Excel 或 WPS 另存为 .xlsx 后再导入。".to_owned()
+        UNREADABLE_XLSX.to_owned()
     })?;
     let range = match book.worksheet_range_at(0) {
         None => return Err("工作簿中没有工作表。".into()),
@@ -547,6 +561,18 @@ mod tests {
             .write_string(0, 0, "second sheet")
             .unwrap();
         wb.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn a_cell_reference_overflowing_the_column_number_is_refused_not_a_panic() {
+        // Found by the `import` fuzz target: calamine computes the column of
+        // `ZZZZZZZZZZZZZZZZ1` with an overflowing multiplication.
+        let bytes = include_bytes!("../../../tests/fixtures/import-cell-reference-overflow.xlsx");
+        assert_eq!(parse_xlsx(bytes), Err(UNREADABLE_XLSX.to_owned()));
+        assert_eq!(
+            parse_file(bytes, ImportFormat::detect(None, bytes).unwrap()),
+            Err(UNREADABLE_XLSX.to_owned())
+        );
     }
 
     const HEADER: &[&str] = &[
