@@ -10,12 +10,19 @@
 //! cargo bench -p chengguo-api --bench export_batch               # 10,000 rows
 //! cargo bench -p chengguo-api --bench export_batch -- 100000     # or EXPORT_ROWS=100000
 //! EXPORT_OUT=/tmp/batch.xlsx cargo bench -p chengguo-api --bench export_batch   # keep the file
+//! EXPORT_DUMP=/tmp/rows.jsonl cargo bench -p chengguo-api --bench export_batch   # rows only
 //! ```
+//!
+//! `EXPORT_DUMP=FILE` writes, instead of a workbook, the cell values of the same N rows (one
+//! JSON array per line: the header line first, then each row's texts and dates as
+//! `YYYY-MM-DD` or null), so that another writer (`scripts/bench.d/export_xlsxwriter.py`)
+//! can write exactly the same table. The last line of a timed run, `RESULT rows=… secs=…
+//! peak_kib=… bytes=…`, is what `scripts/bench.d/30-export.sh` reads.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use chengguo_api::exports::{ExportContext, batch_workbook};
+use chengguo_api::exports::{ExportContext, PublicFields, batch_headers, batch_workbook};
 use chengguo_domain::codes::{Kind, Source, State};
 use chengguo_domain::fields::{
     Completer, Contact, Discipline, Evaluation, Fields, ProjectInfo, UnitEntry,
@@ -180,6 +187,10 @@ fn main() {
         objection_contact: "网站公示期内，也可通过科技成果登记公示网站在线提交。".into(),
         generated_at: Some(datetime!(2026-11-28 02:00 UTC)),
     };
+    if let Ok(path) = std::env::var("EXPORT_DUMP") {
+        dump(&path, rows, &ctx);
+        return;
+    }
     let (before, _) = memory_kib();
     let started = Instant::now();
     let bytes = batch_workbook((0..rows).map(record), &ctx).expect("workbook");
@@ -205,4 +216,52 @@ fn main() {
         before as f64 / 1024.0,
         now as f64 / 1024.0
     );
+    println!(
+        "RESULT rows={rows} secs={secs:.4} peak_kib={peak} bytes={}",
+        bytes.len()
+    );
+}
+
+/// Writes the header and the cell values of rows `0..rows` as JSON lines (see the file's
+/// first lines): the texts `write_batch_row` writes, in column order, then the dates.
+fn dump(path: &str, rows: usize, ctx: &ExportContext) {
+    use std::io::Write;
+    let file = std::fs::File::create(path).expect("create EXPORT_DUMP");
+    let mut out = std::io::BufWriter::new(file);
+    let line = serde_json::to_string(&batch_headers()).expect("headers");
+    writeln!(out, "{line}").expect("write");
+    for i in 0..rows {
+        let reg = record(i);
+        let p = PublicFields::of(&reg, ctx);
+        let day = |d: Option<time::Date>| d.map(|d| d.to_string());
+        let n = reg.notice.as_ref();
+        let row = serde_json::json!([
+            p.registration_number,
+            p.title,
+            p.kind,
+            p.source,
+            p.authority,
+            p.first_unit,
+            p.units,
+            p.completers,
+            p.project_name,
+            p.project_number,
+            p.project_funding,
+            p.keywords,
+            p.discipline,
+            p.level,
+            p.evaluation_method,
+            p.evaluation_body,
+            p.evaluation_date,
+            p.summary,
+            day(n.map(|n| n.paper_received_on)),
+            day(n.map(|n| n.unit_from)),
+            day(n.map(|n| n.unit_to)),
+            day(n.map(|n| n.website_from)),
+            day(n.map(|n| n.website_to)),
+        ]);
+        writeln!(out, "{row}").expect("write");
+    }
+    out.flush().expect("flush");
+    println!("EXPORT_DUMP: {rows} rows written to {path}");
 }

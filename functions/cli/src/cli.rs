@@ -82,6 +82,15 @@ enum Command {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Fills a new data folder with the demo organisation and N synthetic registrations that
+    /// went through the workflow over the past years (for benchmarks and trials).
+    SeedSynthetic {
+        #[arg(long, env = "CHENGGUO_DATA", default_value = "./data")]
+        data: PathBuf,
+        /// How many registrations.
+        #[arg(long)]
+        count: usize,
+    },
     /// Creates the DynamoDB table (with its GSIs) and the buckets when missing.
     SetupAws,
     /// Copies the embedded data folder (every record, event, number and file) into the AWS
@@ -244,6 +253,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { data } => crate::migrate::run(&data).await,
+        Command::SeedSynthetic { data, count } => {
+            let r = crate::synthetic::seed(&data, count).await?;
+            println!(
+                "已生成 {} 条成果登记（{} 个成果登记号）、{} 个单位、{} 个账号（密码 {}）。",
+                r.registrations,
+                r.numbers,
+                r.units,
+                r.accounts,
+                chengguo_api::seed::DEMO_PASSWORD
+            );
+            for (state, n) in &r.by_state {
+                println!("{state}\t{n}");
+            }
+            Ok(())
+        }
         Command::SetupAws => {
             let (dynamo, s3) = chengguo_aws::setup::from_env().await;
             let table = std::env::var("CHENGGUO_TABLE").unwrap_or_else(|_| "chengguo".into());
@@ -285,7 +309,7 @@ pub async fn serve(mut state: chengguo_api::AppState, addr: SocketAddr) -> anyho
         .await
         .map_err(|e| anyhow::anyhow!("building the public site: {e}"))?;
     tracing::info!(files = report.written.len(), "public site built");
-    let changes = std::sync::Arc::new(tokio::sync::Notify::new());
+    let changes = std::sync::Arc::new(chengguo_api::state::SiteChanges::default());
     state.site_changes = Some(changes.clone());
     let rebuilder = backend::spawn_site_rebuilder(state.clone(), publisher, changes);
     // Housekeeping: send due mail (retries included) every minute, sweep expired uploads every

@@ -128,6 +128,19 @@ impl SqliteStore {
         .await
     }
 
+    /// Writes a complete copy of the database into a new file at `path` (SQLite's
+    /// `VACUUM INTO`), in one step and durably. The bulk path of `chengguo seed-synthetic`:
+    /// it writes through the normal store API into an in-memory database, then saves it here,
+    /// so the file holds exactly what those writes made. `path` must not exist.
+    pub async fn save_into(&self, path: &Path) -> StoreResult<()> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Backend(format!("not UTF-8: {}", path.display())))?
+            .to_owned();
+        self.run(move |c| c.execute("VACUUM INTO ?1", [target]).db().map(drop))
+            .await
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
