@@ -6,8 +6,8 @@
 #   4. starts cargo-lambda's runtime emulator (`cargo lambda watch --only-lambda-apis`) and every
 #      function's bootstrap polling it, with the environment the template gives it (each
 #      function's size and start-up time are measured by scripts/bench.d/40-startup.sh);
-#   5. starts pages, transitions and publisher once more under libfaketime, their clock 31 days
-#      ahead, for the decision (Debian's faketime, installed with apt-get when missing);
+#   5. starts every function once more under libfaketime, its clock 31 days ahead, polling a
+#      second emulator, for the decision (Debian's faketime, installed with apt-get if missing);
 #   6. runs functions/lambda/tests/watch.rs against them: the workflow through the function
 #      URLs, uploads through presigned URLs, the publisher, the announcement in the site bucket,
 #      and 31 days later the decision and the registry page.
@@ -26,6 +26,18 @@ RUN=$(mktemp -d "${TMPDIR:-/tmp}/chengguo-e2e.XXXXXX")
 export CHENGGUO_RUN_DIR=$RUN
 FUNCTIONS=(submissions transitions uploads exports pages objections publisher housekeeping)
 
+wait_for_port() {
+    python3 - "$1" <<'PY'
+import socket, sys, time
+for _ in range(150):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit("e2e: the emulator did not start")
+PY
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 # libfaketime (Debian's faketime) runs the instances that decide 31 days later.
@@ -84,16 +96,7 @@ EMULATOR=http://127.0.0.1:$EMULATOR_PORT
 "$VENV/bin/cargo-lambda" lambda watch --only-lambda-apis -A 127.0.0.1 -P "$EMULATOR_PORT" \
     -p chengguo-lambda >"$RUN/emulator.log" 2>&1 &
 PIDS+=($!)
-python3 - "$EMULATOR_PORT" <<'PY'
-import socket, sys, time
-for _ in range(150):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.2)
-sys.exit("e2e: the emulator did not start")
-PY
+wait_for_port "$EMULATOR_PORT"
 
 # The environment of infra/template.yaml (Globals and each function's own).
 common=(CHENGGUO_TABLE=$CHENGGUO_TABLE CHENGGUO_UNIT_NOTICE_DAYS=7 CHENGGUO_WEBSITE_NOTICE_DAYS=30
@@ -126,14 +129,20 @@ for f in "${FUNCTIONS[@]}"; do
 done
 
 # The same binaries once more for the decision, which needs the 30-day website notice to have
-# ended: `NAME-later` instances whose clock runs 31 days ahead (libfaketime; monotonic time and
-# everything else untouched). The test sends to them for the last part of the workflow.
-for f in pages transitions publisher; do
+# ended: instances whose clock runs 31 days ahead (libfaketime; monotonic time and everything
+# else untouched), polling a second emulator. The test sends to them for the last part.
+LATER_PORT=$(free_port)
+LATER=http://127.0.0.1:$LATER_PORT
+"$VENV/bin/cargo-lambda" lambda watch --only-lambda-apis -A 127.0.0.1 -P "$LATER_PORT" \
+    -p chengguo-lambda >"$RUN/emulator-later.log" 2>&1 &
+PIDS+=($!)
+wait_for_port "$LATER_PORT"
+for f in "${FUNCTIONS[@]}"; do
     # shellcheck disable=SC2046
     env -i PATH=/usr/bin:/bin HOME="$RUN" \
         LD_PRELOAD="$FAKETIME_LIB" FAKETIME=+31d FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 \
         AWS_ENDPOINT_URL="$S3" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-        AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$EMULATOR_PORT/.rt/$f-later" AWS_LAMBDA_FUNCTION_NAME="$f-later" \
+        AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$LATER_PORT/.rt/$f" AWS_LAMBDA_FUNCTION_NAME="$f" \
         AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 \
         "${common[@]}" $(own "$f") \
         "target/lambda/$f/bootstrap" >"$RUN/$f-later.log" 2>&1 &
@@ -141,5 +150,5 @@ for f in pages transitions publisher; do
 done
 echo
 
-CHENGGUO_TEST_LAMBDA_WATCH=$EMULATOR CHENGGUO_TEST_AWS_ENDPOINT=$S3 \
+CHENGGUO_TEST_LAMBDA_WATCH=$EMULATOR CHENGGUO_TEST_LAMBDA_WATCH_LATER=$LATER CHENGGUO_TEST_AWS_ENDPOINT=$S3 \
     cargo test --locked -p chengguo-lambda --test watch -- --ignored --nocapture

@@ -21,8 +21,10 @@ struct Env {
     s3: String,
     site_bucket: String,
     http: reqwest::Client,
-    /// Send to the instances whose clock runs 31 days ahead (`NAME-later`, started by the
-    /// script under libfaketime) instead of the ones on the real clock.
+    /// A second emulator (`CHENGGUO_TEST_LAMBDA_WATCH_LATER`) whose function instances run 31
+    /// days ahead (started by the script under libfaketime).
+    later_emulator: String,
+    /// Send to the emulator of 31 days later instead of the one on the real clock.
     later: bool,
 }
 
@@ -60,18 +62,24 @@ impl Env {
             site_bucket: std::env::var("CHENGGUO_SITE_BUCKET").expect("CHENGGUO_SITE_BUCKET"),
             http: reqwest::Client::builder()
                 .redirect(redirect::Policy::none())
+                // A function that never polls would otherwise keep the test waiting.
+                .timeout(std::time::Duration::from_secs(120))
                 .build()
                 .unwrap(),
+            later_emulator: std::env::var("CHENGGUO_TEST_LAMBDA_WATCH_LATER")
+                .expect("CHENGGUO_TEST_LAMBDA_WATCH_LATER")
+                .trim_end_matches('/')
+                .to_owned(),
             later: false,
         })
     }
 
-    /// The emulator's name of a function's instance: `NAME`, or `NAME-later` 31 days on.
-    fn name(&self, function: Function) -> String {
+    /// The emulator of the instances to send to.
+    fn emulator(&self) -> &str {
         if self.later {
-            format!("{}-later", function.binary())
+            &self.later_emulator
         } else {
-            function.binary().to_owned()
+            &self.emulator
         }
     }
 
@@ -84,7 +92,7 @@ impl Env {
         s: Option<&Session>,
     ) -> Answer {
         let function = select(method, path.split('?').next().unwrap()).0;
-        let url = format!("{}/lambda-url/{}{path}", self.emulator, self.name(function));
+        let url = format!("{}/lambda-url/{}{path}", self.emulator(), function.binary());
         let mut req = self
             .http
             .request(Method::from_bytes(method.as_bytes()).unwrap(), url);
@@ -109,8 +117,8 @@ impl Env {
     async fn invoke(&self, function: Function, event: Value) -> Value {
         let url = format!(
             "{}/2015-03-31/functions/{}/invocations",
-            self.emulator,
-            self.name(function)
+            self.emulator(),
+            function.binary()
         );
         let resp = self.http.post(url).json(&event).send().await.unwrap();
         let status = resp.status();
