@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::workflow::{submitted_registration, to_decision_pending};
 
 /// A new 计划外 applied draft of `leader`; returns its id.
-async fn draft(leader: &Client<'_>) -> String {
+pub(crate) async fn draft(leader: &Client<'_>) -> String {
     leader
         .post(
             "/api/registrations",

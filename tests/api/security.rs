@@ -47,6 +47,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use crate::attachments::draft;
 use crate::workflow::{submitted_registration, to_decision_pending};
 
 /// The OpenAPI document, which `functions/api/tests/openapi.rs` keeps equal to the router.
@@ -82,20 +83,6 @@ const LEAKS: &[&str] = &[
     "chengguo.db",
     "url-signing",
 ];
-
-/// A new 计划外 applied draft of `leader`; returns its id.
-async fn draft(leader: &Client<'_>) -> String {
-    leader
-        .post(
-            "/api/registrations",
-            json!({"kind": "applied", "source": "other_fiscal", "consent": true}),
-        )
-        .await
-        .expect(StatusCode::CREATED)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
-}
 
 /// Uploads a PDF to `id`; returns the attachment id.
 async fn uploaded(leader: &Client<'_>, id: &str, category: &str, filename: &str) -> String {
@@ -592,24 +579,6 @@ fn stored_paths(app: &TestApp) -> Option<(Vec<String>, BTreeSet<String>)> {
     Some((found, entries))
 }
 
-/// Decodes `%XX` escapes.
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("ascii");
-            out.push(u8::from_str_radix(hex, 16).expect("hex"));
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 both_backends!(
     unicode_tricks_in_filenames_are_refused_or_kept_as_mere_names,
     |app: TestApp| async move {
@@ -686,7 +655,11 @@ both_backends!(
                     !encoded.contains(['"', ';', ' ', '\\', '/', '\r', '\n']),
                     "{cd}"
                 );
-                assert_eq!(percent_decode(encoded), name.as_bytes(), "{cd}");
+                assert_eq!(
+                    percent_encoding::percent_decode_str(encoded).collect::<Vec<u8>>(),
+                    name.as_bytes(),
+                    "{cd}"
+                );
             } else {
                 assert_eq!(app.get_url(url).await, (StatusCode::OK, bytes));
             }

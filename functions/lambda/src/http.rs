@@ -118,17 +118,11 @@ pub fn filename_of(disposition: &str) -> Option<String> {
     let mut plain = None;
     for part in disposition.split(';').map(str::trim) {
         if let Some(v) = part.strip_prefix("filename*=UTF-8''") {
-            let mut bytes = Vec::with_capacity(v.len());
-            let mut it = v.bytes();
-            while let Some(b) = it.next() {
-                if b == b'%' {
-                    let hex = [it.next()?, it.next()?];
-                    bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-                } else {
-                    bytes.push(b);
-                }
-            }
-            return String::from_utf8(bytes).ok().filter(|n| !n.is_empty());
+            return percent_encoding::percent_decode_str(v)
+                .decode_utf8()
+                .ok()
+                .map(String::from)
+                .filter(|n| !n.is_empty());
         }
         if let Some(v) = part.strip_prefix("filename=") {
             plain = Some(v.trim_matches('"').to_owned()).filter(|n| !n.is_empty());
