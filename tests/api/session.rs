@@ -117,6 +117,56 @@ both_backends!(
 );
 
 both_backends!(
+    an_administrators_unlock_starts_a_new_count_of_failures,
+    |app: TestApp| async move {
+        for _ in 0..5 {
+            try_login(&app, "leader", "wrong-password")
+                .await
+                .expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        }
+        try_login(&app, "leader", DEMO_PASSWORD)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "account_locked");
+        let id = app
+            .state
+            .store
+            .find_user("leader")
+            .await
+            .expect("read")
+            .expect("leader")
+            .id;
+        // A minute passes at each step, as it would between people's attempts.
+        app.clock.advance(time::Duration::minutes(1));
+        let admin = app.login("admin").await;
+        let user = admin
+            .patch(&format!("/api/admin/users/{id}"), json!({"unlock": true}))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(user["username"], "leader", "{user}");
+        // A mistyped password after the unlock is the first failure of a new count, not the
+        // sixth of the old one: it does not lock the account again.
+        try_login(&app, "leader", "wrong-password")
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        app.clock.advance(time::Duration::minutes(1));
+        app.login("leader").await;
+        app.clock.advance(time::Duration::minutes(1));
+        // Four more in a row still do not lock it; the fifth does.
+        for _ in 0..4 {
+            try_login(&app, "leader", "wrong-password")
+                .await
+                .expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        }
+        try_login(&app, "leader", "wrong-password")
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        try_login(&app, "leader", DEMO_PASSWORD)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "account_locked");
+    }
+);
+
+both_backends!(
     a_successful_login_resets_the_count_of_failures,
     |app: TestApp| async move {
         for _ in 0..4 {

@@ -117,8 +117,11 @@ pub async fn login(
     if !verify_password(password, &user.password_hash) || !user.active {
         // Failures are counted by an atomic counter of the store, so attempts sent at once, to
         // one server or to many, cannot slip past the lock-out. Each successful login starts a
-        // new count.
-        let since = user.last_login_at.map_or(0, |t| t.unix_timestamp_nanos());
+        // new count, and so does an administrator's unlock.
+        let since = user
+            .last_login_at
+            .max(user.unlocked_at)
+            .map_or(0, |t| t.unix_timestamp_nanos());
         let key = format!("login-failures:{}:{since}", user.id);
         let failures = state
             .store

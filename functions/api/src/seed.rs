@@ -65,6 +65,7 @@ pub async fn seed_demo(store: &dyn Store, now: OffsetDateTime) -> Result<(), Api
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: now,
     };

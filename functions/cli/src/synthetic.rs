@@ -250,6 +250,7 @@ fn account(id: String, name: String, role: Role, hash: &str, at: OffsetDateTime)
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: at,
     }

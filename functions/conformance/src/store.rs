@@ -262,6 +262,7 @@ pub fn sample_user(id: &str, username: &str, role: Role, unit: Option<&str>) -> 
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: at(0),
     }

@@ -55,6 +55,10 @@ pub struct User {
     /// The last successful login; failed logins are counted afresh after it.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_login_at: Option<OffsetDateTime>,
+    /// The last time an administrator cleared a lock-out; failed logins are counted afresh
+    /// after it too.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub unlocked_at: Option<OffsetDateTime>,
     pub active: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

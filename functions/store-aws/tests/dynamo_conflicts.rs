@@ -44,6 +44,7 @@ fn user() -> User {
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: OffsetDateTime::UNIX_EPOCH,
     }

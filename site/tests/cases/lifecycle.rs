@@ -27,6 +27,7 @@ fn point() -> User {
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: datetime!(2026-01-01 00:00 UTC),
     }

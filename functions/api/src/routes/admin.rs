@@ -430,6 +430,7 @@ async fn insert_user(state: &AppState, me: Option<&User>, b: NewUser) -> ApiResu
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: now,
     };
@@ -502,6 +503,7 @@ pub async fn update_user(
     if b.unlock {
         u.failed_logins = 0;
         u.locked_until = None;
+        u.unlocked_at = Some(state.clock.now());
     }
     state.store.update_user(&u).await?;
     Ok(Json(views::user(&u)))

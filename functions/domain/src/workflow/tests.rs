@@ -268,6 +268,7 @@ fn user(role: Role, attached: bool) -> User {
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: EARLIER,
     };

@@ -29,6 +29,7 @@ fn leader() -> User {
         failed_logins: 0,
         locked_until: None,
         last_login_at: None,
+        unlocked_at: None,
         active: true,
         created_at: datetime!(2026-11-28 02:00 UTC),
     }
