@@ -308,11 +308,20 @@ fn assert_history(reg: &Registration, events: &[Event], edits: u64) {
 
 /// Decisions on the embedded backend: the full thousand.
 const DECISIONS_EMBEDDED: usize = 1000;
-/// Decisions on the AWS backend: fewer, as many as keep the test under a minute there. Every
-/// DynamoDB call goes to the local emulator (one Python process answering some 25 decide
-/// requests a second, fewer when the machine is busy), and each refused claim costs a whole
-/// decide (reads and a transaction).
+/// Decisions on the AWS backend in the test suite: fewer, as many as keep the test under a
+/// minute there. Every DynamoDB call goes to the local emulator (one Python process answering
+/// some 25 decide requests a second, fewer when the machine is busy), and each refused claim
+/// costs a whole decide (reads and a transaction). `CHENGGUO_TEST_AWS_DECISIONS` sets another
+/// count (at most [`DECISIONS_EMBEDDED`]); `scripts/bench.d/60-reliability-load.sh` runs the
+/// whole thousand.
 const DECISIONS_AWS: usize = 200;
+
+fn decisions_aws() -> usize {
+    std::env::var("CHENGGUO_TEST_AWS_DECISIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(DECISIONS_AWS, |n: usize| n.clamp(1, DECISIONS_EMBEDDED))
+}
 /// Decide requests in flight at once on the embedded backend.
 const IN_FLIGHT_EMBEDDED: usize = 32;
 /// Decide requests in flight at once on the AWS backend: the emulator answers one request at a
@@ -519,7 +528,7 @@ both_backends!(
     |app: TestApp| async move {
         let (n, in_flight) = match app.backend {
             Backend::Embedded => (DECISIONS_EMBEDDED, IN_FLIGHT_EMBEDDED),
-            Backend::Aws => (DECISIONS_AWS, IN_FLIGHT_AWS),
+            Backend::Aws => (decisions_aws(), IN_FLIGHT_AWS),
         };
         let started = std::time::Instant::now();
         let records = decision_pending_records(&app, n).await;
