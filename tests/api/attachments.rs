@@ -71,6 +71,51 @@ fn confirm_path(id: &str, aid: &str) -> String {
 }
 
 both_backends!(
+    a_confirmed_file_cannot_be_replaced_through_its_upload_url,
+    |app: TestApp| async move {
+        let leader = app.login("leader").await;
+        let id = draft(&leader).await;
+        let pdf = pdf_bytes("技术研究报告");
+        let created = leader
+            .announce(
+                &id,
+                "tech_report",
+                "技术研究报告.pdf",
+                "application/pdf",
+                pdf.len(),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        let aid = created["attachment"]["id"].as_str().unwrap().to_owned();
+        assert!(
+            put_as_browser(&app, &created["upload"], pdf.clone())
+                .await
+                .is_success()
+        );
+        let ready = leader
+            .post(&confirm_path(&id, &aid), json!({}))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(ready["status"], "ready");
+
+        // The URL has not expired, but neither another PDF of the same size nor bytes of
+        // another type (which the confirmation would have refused) replace the checked file.
+        let mut other = pdf_bytes("另一份报告");
+        other.resize(pdf.len(), b' ');
+        let mut html = b"<html><script>alert(1)</script>".to_vec();
+        html.resize(pdf.len(), b' ');
+        for bytes in [other, html] {
+            let status = put_as_browser(&app, &created["upload"], bytes).await;
+            assert!(status.is_client_error(), "{status}");
+        }
+        let key = Attachment::key_for(&id, &aid);
+        assert_eq!(app.state.blobs.get(&key).await.expect("get"), pdf);
+        let record = leader.record(&id).await;
+        assert_eq!(record["attachments"][0]["sha256"], ready["sha256"]);
+    }
+);
+
+both_backends!(
     bytes_that_are_not_what_they_claim_are_refused_and_deleted,
     |app: TestApp| async move {
         let leader = app.login("leader").await;

@@ -28,6 +28,9 @@
 //!   on both backends (local: the test clock; S3 on ministack: a short lifetime in real time).
 //! - Tampered URLs: `attachments::a_tampered_upload_url_is_refused_and_stores_nothing`; here
 //!   `a_tampered_download_url_never_serves_another_file`.
+//! - Replacing a checked file through its upload URL before the URL expires:
+//!   `attachments::a_confirmed_file_cannot_be_replaced_through_its_upload_url`, and the blob
+//!   conformance suite's `upload_url_creates_the_object_once` (local files and S3).
 //! - Scope crossing by id guessing: `scope::users_of_another_unit_get_not_found_for_every_route_of_a_record`
 //!   and the other `scope` tests; here `guessed_ids_of_another_units_objects_are_not_found_and_show_nothing`
 //!   (attachments, objections, projects, departments, accounts, made-up and sequential ids).

@@ -62,6 +62,7 @@ pub async fn run_all_with(blobs: Arc<dyn Blobs>, http: reqwest::Client, expiry: 
     absent_keys(b).await;
     put_get_and_overwrite(b).await;
     upload_roundtrip(b, &http).await;
+    upload_url_creates_the_object_once(b, &http).await;
     upload_refuses_other_content_type(b, &http).await;
     upload_refuses_other_length(b, &http).await;
     upload_refuses_tampered_url(b, &http).await;
@@ -315,10 +316,49 @@ pub async fn upload_roundtrip(blobs: &dyn Blobs, http: &reqwest::Client) {
     );
     assert_eq!(blobs.get(&key).await.expect("get"), bytes);
 
-    // Like S3, the URL may be used again until it expires; the last upload wins.
-    let again = sample_pdf(bytes.len());
-    let res = send_upload(http, &up, &up.url, again, Some("application/pdf")).await;
-    assert!(res.status().is_success(), "reuse: {}", res.status());
+    blobs.delete(&key).await.expect("delete");
+}
+
+/// An upload URL creates its object once: a second PUT through it, with the announced headers
+/// or only the content type, is refused while the URL is still valid, and the first bytes stay.
+/// After the object is deleted the URL may create it again.
+pub async fn upload_url_creates_the_object_once(blobs: &dyn Blobs, http: &reqwest::Client) {
+    let key = fresh_key();
+    let first = sample_pdf(4096);
+    let up = blobs
+        .presign_put(&key, "application/pdf", first.len() as u64, TTL)
+        .await
+        .expect("presign_put");
+    let res = send_upload(http, &up, &up.url, first.clone(), Some("application/pdf")).await;
+    assert!(res.status().is_success(), "first upload: {}", res.status());
+
+    let mut other = sample_pdf(first.len());
+    other[first.len() - 1] ^= 0xFF;
+    let res = send_upload(http, &up, &up.url, other.clone(), Some("application/pdf")).await;
+    assert_refused(res, "a second upload through the same URL").await;
+    let res = http
+        .put(&up.url)
+        .header("content-type", "application/pdf")
+        .body(other.clone())
+        .send()
+        .await
+        .expect("PUT");
+    assert_refused(res, "a second upload without the announced headers").await;
+    assert_eq!(
+        blobs.get(&key).await.expect("get"),
+        first,
+        "the first bytes stay"
+    );
+    assert_eq!(blobs.sha256(&key).await.expect("sha"), hex_sha256(&first));
+
+    blobs.delete(&key).await.expect("delete");
+    let res = send_upload(http, &up, &up.url, other.clone(), Some("application/pdf")).await;
+    assert!(
+        res.status().is_success(),
+        "after a delete: {}",
+        res.status()
+    );
+    assert_eq!(blobs.get(&key).await.expect("get"), other);
     blobs.delete(&key).await.expect("delete");
 }
 

@@ -312,7 +312,7 @@ impl Blobs for LocalFiles {
         let path = self.path_for(key)?;
         let size = bytes.len() as u64;
         let body = futures::stream::iter([Ok::<_, io::Error>(Bytes::from(bytes))]);
-        match write_atomically(&path, size, body).await {
+        match write_atomically(&path, size, body, Existing::Replace).await {
             Ok(()) => Ok(()),
             Err(WriteError::Io(e)) => Err(io_error(e)),
             Err(e) => Err(BlobError::Backend(e.to_string())),
@@ -338,7 +338,17 @@ enum WriteError {
     Short(u64),
     /// The body failed while being received.
     Body(String),
+    /// The key already holds an object, which this write may not replace.
+    Exists,
     Io(io::Error),
+}
+
+/// What a write does when its key already holds an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Replace,
+    /// Leave it, and fail with [`WriteError::Exists`].
+    Keep,
 }
 
 impl fmt::Display for WriteError {
@@ -347,6 +357,7 @@ impl fmt::Display for WriteError {
             WriteError::TooLarge => f.write_str("more bytes than announced"),
             WriteError::Short(n) => write!(f, "only {n} bytes, fewer than announced"),
             WriteError::Body(e) => write!(f, "body: {e}"),
+            WriteError::Exists => f.write_str("the key already holds an object"),
             WriteError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -360,9 +371,16 @@ impl From<io::Error> for WriteError {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Streams exactly `size` bytes to a temporary file beside `path`, syncs it and renames it over
-/// `path`; on any failure the temporary file is removed and `path` is untouched.
-async fn write_atomically<S, B, E>(path: &Path, size: u64, body: S) -> Result<(), WriteError>
+/// Streams exactly `size` bytes to a temporary file beside `path`, syncs it and moves it to
+/// `path`: renamed over an existing file with [`Existing::Replace`], linked there only if
+/// nothing is with [`Existing::Keep`] (one atomic step, so two writers racing for the same key
+/// cannot both win). On any failure the temporary file is removed and `path` is untouched.
+async fn write_atomically<S, B, E>(
+    path: &Path,
+    size: u64,
+    body: S,
+    existing: Existing,
+) -> Result<(), WriteError>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
@@ -401,7 +419,16 @@ where
         file.flush().await?;
         file.sync_all().await?;
         drop(file);
-        tokio::fs::rename(&temp, path).await?;
+        match existing {
+            Existing::Replace => tokio::fs::rename(&temp, path).await?,
+            Existing::Keep => match tokio::fs::hard_link(&temp, path).await {
+                Ok(()) => tokio::fs::remove_file(&temp).await?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(WriteError::Exists);
+                }
+                Err(e) => return Err(e.into()),
+            },
+        }
         // Make the rename itself durable.
         if let Ok(d) = tokio::fs::File::open(dir).await {
             let _ = d.sync_all().await;
@@ -484,6 +511,15 @@ async fn drain(body: Body, declared: Option<u64>) {
     }
 }
 
+/// The answer to a second upload through the same URL.
+fn already_uploaded() -> Response {
+    error(
+        StatusCode::PRECONDITION_FAILED,
+        "already_uploaded",
+        "该文件已经上传，不能再次上传覆盖；如需更换，请删除后重新上传。",
+    )
+}
+
 async fn upload(
     State(files): State<Arc<LocalFiles>>,
     UrlPath(token): UrlPath<String>,
@@ -535,8 +571,16 @@ async fn upload(
         Ok(p) => p,
         Err(e) => return backend_failure(e),
     };
-    match write_atomically(&path, size, body.into_data_stream()).await {
+    // An upload URL creates its object once and never replaces it (as S3 does with the
+    // `If-None-Match: *` the S3 store signs into its URLs): bytes checked and confirmed cannot
+    // be swapped through a URL that has not expired yet.
+    if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        drain(body, sent_len).await;
+        return already_uploaded();
+    }
+    match write_atomically(&path, size, body.into_data_stream(), Existing::Keep).await {
         Ok(()) => StatusCode::OK.into_response(),
+        Err(WriteError::Exists) => already_uploaded(),
         Err(WriteError::TooLarge) => error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",

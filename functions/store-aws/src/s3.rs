@@ -130,6 +130,9 @@ impl Blobs for S3Blobs {
             .key(key)
             .content_type(content_type)
             .content_length(size)
+            // Signed, so the client must send it: the URL creates the object once and never
+            // replaces it, and bytes checked at confirmation cannot be swapped afterwards.
+            .if_none_match("*")
             .presigned(presigning(ttl)?)
             .await
             .map_err(backend)?;
