@@ -2,15 +2,17 @@
 # Benchmark fragment: the model-based test of the workflow and the fuzz targets.
 #
 # Runs the model test (tests/model: random actions of random users through the HTTP API against
-# a reference model; on DynamoDB + S3 as well when CHENGGUO_TEST_AWS_ENDPOINT is set) and
-# scripts/fuzz.sh (each fuzz target of tests/fuzz for 60 s, 10 s with BENCH_QUICK=1). Prints a
-# Markdown section with the figures to stdout; build, test and fuzzer output go to stderr.
-# Exits non-zero when the model test fails or a fuzz target crashed (after printing).
+# a reference model) on the embedded backend and on DynamoDB + S3 (ministack, started here on
+# its own port and stopped at exit; as many cases and steps as on the embedded backend, where
+# the test suite's run of `.ci/run` does 3 short ones), and scripts/fuzz.sh (each fuzz target
+# of tests/fuzz for 60 s, 10 s with BENCH_QUICK=1). Prints a Markdown section with the figures
+# to stdout; build, test and fuzzer output go to stderr. Exits non-zero when the model test
+# fails or a fuzz target crashed (after printing).
 #
 # Environment:
 #   CARGO_TARGET_DIR            build folder (default ~/.cache/chengguo/target)
-#   CHENGGUO_TEST_AWS_ENDPOINT  also run the model on the AWS backend against this endpoint
-#   BENCH_QUICK=1               10 s per fuzz target instead of 60 s
+#   BENCH_MODEL_PORT            ministack's port (default 4599)
+#   BENCH_QUICK=1               10 s per fuzz target instead of 60 s; the AWS model as in the suite
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,7 +26,14 @@ fi
 
 log=$(mktemp)
 fuzz_out=$(mktemp)
-trap 'rm -f "$log" "$fuzz_out"' EXIT
+export MINISTACK_PORT=${BENCH_MODEL_PORT:-4599}
+trap 'scripts/ministack.sh stop >&2 || true; rm -f "$log" "$fuzz_out"' EXIT
+scripts/ministack.sh start >&2
+export CHENGGUO_TEST_AWS_ENDPOINT
+CHENGGUO_TEST_AWS_ENDPOINT=$(scripts/ministack.sh endpoint)
+if [[ ${BENCH_QUICK:-0} != 1 ]]; then
+    export CHENGGUO_TEST_MODEL_AWS_CASES=32 CHENGGUO_TEST_MODEL_AWS_STEPS=40
+fi
 
 model_status=0
 cargo test -p chengguo-tests --test model -- --nocapture 2>&1 | tee "$log" >&2 || model_status=$?
@@ -35,7 +44,7 @@ cat "$fuzz_out" >&2
 echo "## Reliability: model-based test and fuzzing"
 echo
 echo "Model-based test (\`cargo test -p chengguo-tests --test model\`, proptest): each case"
-echo "starts a fresh app and runs up to 40 random steps: records created, filled, edited and"
+echo "starts a fresh app and runs up to 40 random steps (30 in the quick run's AWS cases): records created, filled, edited and"
 echo "checked by random users of every role, in and out of scope, with right and wrong versions;"
 echo "every workflow action with opinions present, blank or missing; \`decide\` with proposed,"
 echo "fresh, taken, malformed and wrong-kind numbers; \`reopen\` with and without evidence; public"

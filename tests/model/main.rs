@@ -46,10 +46,20 @@ use time::Date;
 const CASES: u32 = 32;
 /// Most steps in one case on the embedded backend.
 const MAX_STEPS: usize = 40;
-/// Cases on DynamoDB + S3 (each makes a table and a bucket, and every request goes to the
-/// local AWS-compatible server): fewer and shorter.
+/// Cases on DynamoDB + S3 in the test suite (each makes a table and a bucket, and every
+/// request goes to the local AWS-compatible server): fewer and shorter.
+/// `CHENGGUO_TEST_MODEL_AWS_CASES` and `CHENGGUO_TEST_MODEL_AWS_STEPS` set others;
+/// `scripts/bench.d/70-model-fuzz.sh` runs as many as on the embedded backend.
 const AWS_CASES: u32 = 3;
 const AWS_MAX_STEPS: usize = 30;
+
+/// A count from the environment variable `name`, or `default`.
+fn from_env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Which version a request carries.
 #[derive(Debug, Clone, Copy)]
@@ -1222,5 +1232,10 @@ fn random_actions_of_random_users_follow_the_reference_model_on_aws() {
         eprintln!("skipped: CHENGGUO_TEST_AWS_ENDPOINT not set");
         return;
     }
-    run_model(Backend::Aws, AWS_CASES, AWS_MAX_STEPS, "aws");
+    run_model(
+        Backend::Aws,
+        from_env("CHENGGUO_TEST_MODEL_AWS_CASES", AWS_CASES).max(1),
+        from_env("CHENGGUO_TEST_MODEL_AWS_STEPS", AWS_MAX_STEPS).clamp(1, 200),
+        "aws",
+    );
 }
