@@ -421,6 +421,7 @@ fn error_table() -> BTreeMap<String, u16> {
             "NOT_FOUND" => 404,
             "METHOD_NOT_ALLOWED" => 405,
             "CONFLICT" => 409,
+            "PRECONDITION_FAILED" => 412,
             "PAYLOAD_TOO_LARGE" => 413,
             "UNPROCESSABLE_ENTITY" => 422,
             "TOO_MANY_REQUESTS" => 429,
