@@ -900,6 +900,10 @@ both_backends!(
             "limit=101",
             "limit=ten",
             "limit=-1",
+            "limit=",
+            "limit=%2020",
+            "kind=%20basic",
+            "state=%20",
             "cursor=not-a-cursor",
             "sort=title",
         ] {

@@ -63,15 +63,12 @@ pub struct ListQuery {
 /// Largest page.
 pub const MAX_LIMIT: usize = 100;
 
-/// Turns list query parameters into a filter and a limit.
+/// Turns list query parameters into a filter and a limit. An empty `state` or `kind` (as a
+/// form's 「全部」 sends it) means any; otherwise each parameter must be exactly what the
+/// OpenAPI document allows, or the answer is 400.
 pub fn parse_list_query(q: &ListQuery) -> ApiResult<(ListFilter, usize)> {
-    let empty = |s: &Option<String>| {
-        s.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let state = match empty(&q.state) {
+    let given = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let state = match given(&q.state) {
         Some(s) => Some(
             RegState::parse(&s)
                 .ok_or_else(|| ApiError::bad_request(format!("state 参数“{s}”不是有效的状态。")))?,
@@ -79,13 +76,13 @@ pub fn parse_list_query(q: &ListQuery) -> ApiResult<(ListFilter, usize)> {
         None => None,
     };
     let kind =
-        match empty(&q.kind) {
+        match given(&q.kind) {
             Some(s) => Some(Kind::parse(&s).ok_or_else(|| {
                 ApiError::bad_request(format!("kind 参数“{s}”不是有效的成果类型。"))
             })?),
             None => None,
         };
-    let limit = match empty(&q.limit) {
+    let limit = match &q.limit {
         Some(s) => s
             .parse::<usize>()
             .ok()
@@ -95,10 +92,14 @@ pub fn parse_list_query(q: &ListQuery) -> ApiResult<(ListFilter, usize)> {
             })?,
         None => 20,
     };
-    let q_text = empty(&q.q);
-    if q_text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+    if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(ApiError::bad_request("搜索词不能超过100个字。"));
     }
+    let q_text =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
     Ok((
         ListFilter {
             state,
