@@ -52,8 +52,20 @@ pub struct Report {
     pub numbers: usize,
 }
 
-/// The first day synthetic records are created (China time).
+/// The first day synthetic records are created (China time), for up to
+/// [`RECORDS_PER_YEAR`] records a year.
 const FIRST: OffsetDateTime = datetime!(2022-01-04 01:30 UTC);
+
+/// At most this many records are created in one year: about 60% of them are 应用技术成果,
+/// and the serials of one kind in one year have four digits (at most 9,999).
+const RECORDS_PER_YEAR: usize = 10_000;
+
+/// The first day `count` records are created when the last are created at `end`: [`FIRST`],
+/// or earlier when `count` needs more years.
+fn first_day(count: usize, end: OffsetDateTime) -> OffsetDateTime {
+    let years = i64::try_from(count.div_ceil(RECORDS_PER_YEAR)).unwrap_or(i64::MAX);
+    FIRST.min(end - Duration::days(366 * years))
+}
 
 /// A small deterministic generator (SplitMix64), so the same `N` gives the same folder.
 struct Rng(u64);
@@ -256,7 +268,12 @@ fn account(id: String, name: String, role: Role, hash: &str, at: OffsetDateTime)
     }
 }
 
-async fn seed_org(store: &dyn Store, n: usize, rng: &mut Rng) -> anyhow::Result<Org> {
+async fn seed_org(
+    store: &dyn Store,
+    n: usize,
+    first: OffsetDateTime,
+    rng: &mut Rng,
+) -> anyhow::Result<Org> {
     let store_err = |e| anyhow::anyhow!("{e}");
     let hash = chengguo_api::auth::hash_password(chengguo_api::seed::DEMO_PASSWORD)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -296,7 +313,7 @@ async fn seed_org(store: &dyn Store, n: usize, rng: &mut Rng) -> anyhow::Result<
             format!("{}管理员", unit.name),
             Role::Unit,
             &hash,
-            FIRST,
+            first,
         );
         admin.unit_id = Some(unit.id.clone());
         store.create_user(&admin).await.map_err(store_err)?;
@@ -313,7 +330,7 @@ async fn seed_org(store: &dyn Store, n: usize, rng: &mut Rng) -> anyhow::Result<
                 dep.name.clone(),
                 Role::Department,
                 &hash,
-                FIRST,
+                first,
             );
             acc.unit_id = Some(unit.id.clone());
             acc.department_id = Some(dep.id.clone());
@@ -328,7 +345,7 @@ async fn seed_org(store: &dyn Store, n: usize, rng: &mut Rng) -> anyhow::Result<
                 person(rng),
                 Role::Leader,
                 &hash,
-                FIRST,
+                first,
             );
             acc.unit_id = Some(unit.id.clone());
             if !depts.is_empty() && rng.chance(70) {
@@ -474,7 +491,8 @@ pub async fn seed(data: &Path, count: usize) -> anyhow::Result<Report> {
     }
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let end = OffsetDateTime::now_utc() - Duration::hours(1);
-    let clock = Arc::new(ManualClock::new(FIRST - Duration::days(30)));
+    let first = first_day(count, end);
+    let clock = Arc::new(ManualClock::new(first - Duration::days(30)));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let store = SqliteStore::open_in_memory().map_err(|e| anyhow::anyhow!("{e}"))?;
     let secret = crate::backend::local_secret(data)?;
@@ -500,15 +518,15 @@ pub async fn seed(data: &Path, count: usize) -> anyhow::Result<Report> {
         .await
         .map_err(err)?;
     let mut rng = Rng::new(count as u64);
-    let org = seed_org(state.store.as_ref(), count, &mut rng).await?;
+    let org = seed_org(state.store.as_ref(), count, first, &mut rng).await?;
     let templates = MaterialFiles::write(&data.join("files").join(".synthetic"))?;
 
     // Creation instants spread evenly over the years up to now, in order.
-    let span = (end - FIRST).whole_seconds().max(1);
+    let span = (end - first).whole_seconds().max(1);
     let mut plans = Vec::with_capacity(count);
     let mut queue = BinaryHeap::new();
     for i in 0..count {
-        let at = FIRST + Duration::seconds(span * i as i64 / count.max(1) as i64);
+        let at = first + Duration::seconds(span * i as i64 / count.max(1) as i64);
         let kind = match rng.below(10) {
             0..=5 => Kind::Applied,
             6 | 7 => Kind::Basic,
@@ -895,5 +913,28 @@ async fn advance(
             Ok(Some(rng.days(3, 20)))
         }
         Step::Done => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_records_start_earlier_so_no_year_needs_more_than_four_digit_serials() {
+        let end = datetime!(2026-11-28 08:00 UTC);
+        assert_eq!(first_day(500, end), FIRST);
+        assert_eq!(first_day(40_000, end), FIRST);
+        for count in [100_000, 250_000] {
+            let first = first_day(count, end);
+            let years = (end - first).whole_days() as f64 / 365.25;
+            let per_year = count as f64 / years;
+            assert!(
+                per_year <= RECORDS_PER_YEAR as f64,
+                "{count}: {per_year:.0} a year"
+            );
+            // About 60% are 应用技术成果, the most common kind: their serials fit in 9,999.
+            assert!(per_year * 0.6 < 9_999.0);
+        }
     }
 }
