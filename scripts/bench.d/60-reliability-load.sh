@@ -5,9 +5,8 @@
 # load of transitions, restarted on the same folder, a few rounds) and the contention tests of
 # the HTTP API (a hundred actors on one version; a thousand concurrent decisions drawing
 # registration numbers) on the embedded backend and on DynamoDB + S3 (ministack, started here
-# on its own port and stopped at exit; the whole thousand decisions, where the test suite's
-# run of `.ci/run` decides 200 to keep its time). Prints a Markdown section with the figures
-# the tests report to stdout; build and test output go to stderr.
+# on its own port and stopped at exit). Prints a Markdown section with the figures the tests
+# report to stdout; build and test output go to stderr.
 #
 # Environment:
 #   CARGO_TARGET_DIR            build folder (default ~/.cache/chengguo/target)
@@ -44,7 +43,6 @@ if [[ $quick != 1 ]]; then
     trap 'scripts/ministack.sh stop >&2 || true; rm -f "$log"' EXIT
     export CHENGGUO_TEST_AWS_ENDPOINT
     CHENGGUO_TEST_AWS_ENDPOINT=$(scripts/ministack.sh endpoint)
-    export CHENGGUO_TEST_AWS_DECISIONS=1000
 else
     unset CHENGGUO_TEST_AWS_ENDPOINT
 fi

@@ -3,8 +3,8 @@
 #
 # Runs the model test (tests/model: random actions of random users through the HTTP API against
 # a reference model) on the embedded backend and on DynamoDB + S3 (ministack, started here on
-# its own port and stopped at exit; as many cases and steps as on the embedded backend, where
-# the test suite's run of `.ci/run` does 3 short ones), and scripts/fuzz.sh (each fuzz target
+# its own port and stopped at exit; as many cases as on the embedded backend, where the test
+# suite's run of `.ci/run` does 8), and scripts/fuzz.sh (each fuzz target
 # of tests/fuzz for 60 s, 10 s with BENCH_QUICK=1). Prints a Markdown section with the figures
 # to stdout; build, test and fuzzer output go to stderr. Exits non-zero when the model test
 # fails or a fuzz target crashed (after printing).
@@ -44,7 +44,7 @@ cat "$fuzz_out" >&2
 echo "## Reliability: model-based test and fuzzing"
 echo
 echo "Model-based test (\`cargo test -p chengguo-tests --test model\`, proptest): each case"
-echo "starts a fresh app and runs up to 40 random steps (30 in the quick run's AWS cases): records created, filled, edited and"
+echo "starts a fresh app and runs up to 40 random steps: records created, filled, edited and"
 echo "checked by random users of every role, in and out of scope, with right and wrong versions;"
 echo "every workflow action with opinions present, blank or missing; \`decide\` with proposed,"
 echo "fresh, taken, malformed and wrong-kind numbers; \`reopen\` with and without evidence; public"

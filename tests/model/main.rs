@@ -47,11 +47,11 @@ const CASES: u32 = 32;
 /// Most steps in one case on the embedded backend.
 const MAX_STEPS: usize = 40;
 /// Cases on DynamoDB + S3 in the test suite (each makes a table and a bucket, and every
-/// request goes to the local AWS-compatible server): fewer and shorter.
+/// request goes to the local AWS-compatible server, some 4 s a case): fewer, as long.
 /// `CHENGGUO_TEST_MODEL_AWS_CASES` and `CHENGGUO_TEST_MODEL_AWS_STEPS` set others;
 /// `scripts/bench.d/70-model-fuzz.sh` runs as many as on the embedded backend.
-const AWS_CASES: u32 = 3;
-const AWS_MAX_STEPS: usize = 30;
+const AWS_CASES: u32 = 8;
+const AWS_MAX_STEPS: usize = MAX_STEPS;
 
 /// A count from the environment variable `name`, or `default`.
 fn from_env<T: std::str::FromStr>(name: &str, default: T) -> T {
