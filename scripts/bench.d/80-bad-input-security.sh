@@ -4,13 +4,14 @@
 # Runs scripts/schemathesis.sh (schemathesis over every operation of the OpenAPI document of a
 # running `chengguo serve --demo`, anonymously and as leader, point and admin) with a larger
 # example count, and the security tests of the HTTP API (tests/api/security.rs) on the embedded
-# backend, and on DynamoDB + S3 when CHENGGUO_TEST_AWS_ENDPOINT is set. Prints a Markdown
+# backend and on DynamoDB + S3 (ministack, started here on its own port and stopped at exit;
+# not with BENCH_QUICK=1). Prints a Markdown
 # section with the figures to stdout; build and test output go to stderr. Exits non-zero when
 # either found a failure (after printing the section).
 #
 # Environment:
 #   CARGO_TARGET_DIR            build folder (default ~/.cache/chengguo/target)
-#   CHENGGUO_TEST_AWS_ENDPOINT  also run the AWS variants of the security tests against it
+#   BENCH_SECURITY_PORT         ministack's port (default 4600)
 #   BENCH_QUICK=1               schemathesis with its default example count (20 per operation)
 #   BENCH_SCHEMATHESIS_EXAMPLES examples per operation otherwise (default 50)
 set -euo pipefail
@@ -27,6 +28,15 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+if [[ ${BENCH_QUICK:-0} != 1 ]]; then
+    export MINISTACK_PORT=${BENCH_SECURITY_PORT:-4600}
+    trap 'scripts/ministack.sh stop >&2 || true; rm -rf "$work"' EXIT
+    scripts/ministack.sh start >&2
+    export CHENGGUO_TEST_AWS_ENDPOINT
+    CHENGGUO_TEST_AWS_ENDPOINT=$(scripts/ministack.sh endpoint)
+else
+    unset CHENGGUO_TEST_AWS_ENDPOINT
+fi
 
 fuzz_status=0
 start=$(date +%s)
@@ -77,7 +87,7 @@ echo "**Security tests** (\`cargo test -p chengguo-tests --test api -- security\
 if [[ $aws == 1 ]]; then
     echo "embedded backend and DynamoDB + S3 on ministack):"
 else
-    echo "embedded backend; the AWS variants were not run: CHENGGUO_TEST_AWS_ENDPOINT was not set):"
+    echo "embedded backend; the AWS variants are left out of the quick run):"
 fi
 echo
 echo "| check | embedded | AWS |"
