@@ -43,6 +43,10 @@ pub async fn authorities(state: &AppState) -> ApiResult<Vec<Authority>> {
     Ok(state.store.list_authorities().await?)
 }
 
+/// How many of a record's mails its view lists, newest first (all are under
+/// `GET /api/admin/mail`).
+pub const RECENT_MAIL: usize = 20;
+
 /// The full JSON of a record as `user` sees it.
 pub async fn record_view(state: &AppState, user: &User, reg: &Registration) -> ApiResult<Value> {
     let attachments = live_attachments(state, &reg.id).await?;
@@ -56,7 +60,10 @@ pub async fn record_view(state: &AppState, user: &User, reg: &Registration) -> A
     let mails = if user.role == chengguo_domain::Role::Leader {
         Vec::new()
     } else {
-        state.store.mail_of_registration(&reg.id).await?
+        state
+            .store
+            .recent_mail_of_registration(&reg.id, RECENT_MAIL)
+            .await?
     };
     view["notifications"] = mails.iter().map(crate::routes::mail::view).collect();
     Ok(view)

@@ -24,7 +24,8 @@
 //! - `commit` inserts `WriteSet.mails` with the rest or not at all; a job whose id exists is
 //!   [`StoreError::Conflict`]. `put_mail` replaces (upsert).
 //! - `due_mail` lists oldest `next_attempt_at` first, ties by `id` ascending; `list_mail` and
-//!   `mail_of_registration` newest first: `created_at` descending, ties by `id` descending.
+//!   `mail_of_registration` newest first: `created_at` descending, ties by `id` descending;
+//!   `recent_mail_of_registration` the first `limit` of them.
 //! - `bump_counter`: a window runs from a counter's first hit to the `expires_at` given then; a
 //!   hit after it starts the counter again at 1. Concurrent hits of one key each get a distinct
 //!   value. (Whether a hit at exactly `now == expires_at` is still inside is not pinned.)
@@ -2146,6 +2147,18 @@ pub async fn mail_listings(store: Arc<dyn Store>) {
         ["mail-s1", "mail-a3", "mail-f2"]
     );
     assert_eq!(mail_about(s, "reg-9").await, vec![]);
+    // The newest few only.
+    for (limit, expected) in [
+        (2, &["mail-f1", "mail-a5"][..]),
+        (10, &["mail-f1", "mail-a5", "mail-a2", "mail-a1"][..]),
+        (0, &[][..]),
+    ] {
+        let recent = s
+            .recent_mail_of_registration("reg-1", limit)
+            .await
+            .unwrap_or_else(|e| panic!("recent_mail_of_registration: {e}"));
+        assert_eq!(mail_ids(&recent), expected, "the newest {limit}");
+    }
 }
 
 /// `bump_counter`: 1, 2, 3 within a window; a new window after it; keys independent.

@@ -188,6 +188,17 @@ pub trait Store: Send + Sync {
     async fn list_mail(&self, status: MailStatus, limit: usize) -> StoreResult<Vec<MailJob>>;
     /// Jobs about one registration, any status, newest first.
     async fn mail_of_registration(&self, registration_id: &str) -> StoreResult<Vec<MailJob>>;
+    /// The newest `limit` jobs about one registration, any status, newest first: what a
+    /// record's view shows, however often the record was returned.
+    async fn recent_mail_of_registration(
+        &self,
+        registration_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<MailJob>> {
+        let mut jobs = self.mail_of_registration(registration_id).await?;
+        jobs.truncate(limit);
+        Ok(jobs)
+    }
 
     // Rate limits.
     /// Adds one to the counter `key` and returns its new value. A counter starts at 1 when it

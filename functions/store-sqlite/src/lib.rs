@@ -483,6 +483,9 @@ const MAIL_WITH_STATUS: &str = "SELECT doc FROM mail WHERE status = ?1
 const MAIL_OF_REGISTRATION: &str = "SELECT doc FROM mail WHERE registration_id = ?1
      ORDER BY created_at DESC, id DESC";
 
+const RECENT_MAIL_OF_REGISTRATION: &str = "SELECT doc FROM mail WHERE registration_id = ?1
+     ORDER BY created_at DESC, id DESC LIMIT ?2";
+
 /// A `LIMIT` argument.
 fn limit_arg(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -1041,6 +1044,16 @@ impl Store for SqliteStore {
     async fn mail_of_registration(&self, registration_id: &str) -> StoreResult<Vec<MailJob>> {
         let reg = registration_id.to_owned();
         self.run(move |c| docs(c, MAIL_OF_REGISTRATION, [reg]))
+            .await
+    }
+
+    async fn recent_mail_of_registration(
+        &self,
+        registration_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<MailJob>> {
+        let (reg, limit) = (registration_id.to_owned(), limit_arg(limit));
+        self.run(move |c| docs(c, RECENT_MAIL_OF_REGISTRATION, params![reg, limit]))
             .await
     }
 

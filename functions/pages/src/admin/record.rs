@@ -125,7 +125,10 @@ async fn record_context(
     };
     let events = app.store.list_events(&reg.id).await?;
     let objections = app.store.list_objections(&reg.id).await?;
-    let mails = app.store.mail_of_registration(&reg.id).await?;
+    let mails = app
+        .store
+        .recent_mail_of_registration(&reg.id, chengguo_api::service::RECENT_MAIL)
+        .await?;
     let sees_contacts = matches!(user.role, Role::Point | Role::Office | Role::Admin);
 
     let rec = json!({
