@@ -43,8 +43,8 @@ pub async fn authorities(state: &AppState) -> ApiResult<Vec<Authority>> {
     Ok(state.store.list_authorities().await?)
 }
 
-/// How many of a record's mails its view lists, newest first (all are under
-/// `GET /api/admin/mail`).
+/// How many of a record's mails its view lists, newest first (mail still pending or failed
+/// is also listed by `GET /api/admin/mail`, whatever its record).
 pub const RECENT_MAIL: usize = 20;
 
 /// The full JSON of a record as `user` sees it.
