@@ -258,40 +258,30 @@ fn main() {
             let serve_s = t.elapsed().as_secs_f64();
             let serve_peak = peak_rss_mib();
 
-            let mut decision = Vec::new();
-            let mut decision_written = 0;
-            for k in 0..ONE_RECORD_RUNS {
-                let r = decided(n, k);
-                let t = Instant::now();
-                let report = runtime
-                    .block_on(state.update_records(
-                        &site,
-                        today,
-                        vec![(r.id.clone(), Some(r))],
-                        Vec::new(),
-                        memory.as_ref(),
-                    ))
-                    .expect("update");
-                decision.push(t.elapsed().as_secs_f64() * 1000.0);
-                decision_written = report.written.len() + report.deleted.len();
-            }
-            let mut announce = Vec::new();
-            let mut announce_written = 0;
-            for k in 0..ONE_RECORD_RUNS {
-                let r = announcement(n, k);
-                let t = Instant::now();
-                let report = runtime
-                    .block_on(state.update_records(
-                        &site,
-                        today,
-                        vec![(r.id.clone(), Some(r))],
-                        Vec::new(),
-                        memory.as_ref(),
-                    ))
-                    .expect("update");
-                announce.push(t.elapsed().as_secs_f64() * 1000.0);
-                announce_written = report.written.len() + report.deleted.len();
-            }
+            // Publishing one record's change, timed over ONE_RECORD_RUNS records made by `make`:
+            // the times in ms and the files the last one wrote or deleted.
+            let mut one_record = |make: fn(usize, usize) -> Registration| {
+                let mut times = Vec::new();
+                let mut files = 0;
+                for k in 0..ONE_RECORD_RUNS {
+                    let r = make(n, k);
+                    let t = Instant::now();
+                    let report = runtime
+                        .block_on(state.update_records(
+                            &site,
+                            today,
+                            vec![(r.id.clone(), Some(r))],
+                            Vec::new(),
+                            memory.as_ref(),
+                        ))
+                        .expect("update");
+                    times.push(t.elapsed().as_secs_f64() * 1000.0);
+                    files = report.written.len() + report.deleted.len();
+                }
+                (times, files)
+            };
+            let (decision, decision_written) = one_record(decided);
+            let (announce, announce_written) = one_record(announcement);
 
             // The next decision found by comparing a whole input with the previous build.
             let mut fresh = input(n);
