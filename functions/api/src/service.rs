@@ -7,6 +7,7 @@ use chengguo_domain::fields::{Fields, ProjectInfo, UnitEntry};
 use chengguo_domain::numbering;
 use chengguo_domain::org::{Authority, User};
 use chengguo_domain::ports::{RegistrationWrite, WriteSet};
+use chengguo_domain::project::Project;
 use chengguo_domain::record::{Attachment, AttachmentStatus, Event, Registration};
 use chengguo_domain::workflow::{self, ActionRequest, Facts};
 use chengguo_domain::{DomainError, Problem, Role, scope};
@@ -47,15 +48,48 @@ pub async fn authorities(state: &AppState) -> ApiResult<Vec<Authority>> {
 /// is also listed by `GET /api/admin/mail`, whatever its record).
 pub const RECENT_MAIL: usize = 20;
 
+/// What a record's view shows from outside the record that a transition does not change: its
+/// live attachments and its project. A transition loads them for its guards; its answer
+/// reuses them instead of reading them again.
+pub struct Related {
+    attachments: Vec<Attachment>,
+    project: Option<Project>,
+}
+
+impl Related {
+    async fn load(state: &AppState, reg: &Registration) -> ApiResult<Related> {
+        let attachments = live_attachments(state, &reg.id).await?;
+        let project = match &reg.project_id {
+            Some(pid) => state.store.get_project(pid).await?,
+            None => None,
+        };
+        Ok(Related {
+            attachments,
+            project,
+        })
+    }
+}
+
 /// The full JSON of a record as `user` sees it.
 pub async fn record_view(state: &AppState, user: &User, reg: &Registration) -> ApiResult<Value> {
-    let attachments = live_attachments(state, &reg.id).await?;
+    let related = Related::load(state, reg).await?;
+    view_with(state, user, reg, &related).await
+}
+
+async fn view_with(
+    state: &AppState,
+    user: &User,
+    reg: &Registration,
+    related: &Related,
+) -> ApiResult<Value> {
     let objections = state.store.list_objections(&reg.id).await?;
-    let project = match &reg.project_id {
-        Some(pid) => state.store.get_project(pid).await?,
-        None => None,
-    };
-    let mut view = views::registration(reg, user, &attachments, &objections, project.as_ref());
+    let mut view = views::registration(
+        reg,
+        user,
+        &related.attachments,
+        &objections,
+        related.project.as_ref(),
+    );
     // Staff follow the mail a record caused; the leader is the one who receives it.
     let mails = if user.role == chengguo_domain::Role::Leader {
         Vec::new()
@@ -419,6 +453,30 @@ pub async fn act(
     action: Action,
     req: ActionRequest,
 ) -> ApiResult<Registration> {
+    act_related(state, user, id, action, req)
+        .await
+        .map(|(record, _)| record)
+}
+
+/// [`act`], answered with the record's view as `user` now sees it.
+pub async fn act_and_view(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    action: Action,
+    req: ActionRequest,
+) -> ApiResult<Value> {
+    let (record, related) = act_related(state, user, id, action, req).await?;
+    view_with(state, user, &record, &related).await
+}
+
+async fn act_related(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    action: Action,
+    req: ActionRequest,
+) -> ApiResult<(Registration, Related)> {
     let proposing = action == Action::Decide
         && req.result == Some(DecisionResult::Registered)
         && req.number.is_none();
@@ -441,15 +499,11 @@ async fn act_once(
     id: &str,
     action: Action,
     req: &ActionRequest,
-) -> ApiResult<Registration> {
+) -> ApiResult<(Registration, Related)> {
     let reg = load_visible(state, user, id).await?;
-    let attachments = live_attachments(state, id).await?;
+    let related = Related::load(state, &reg).await?;
     let all = authorities(state).await?;
     let authority = all.iter().find(|a| a.id == reg.authority_id);
-    let project = match &reg.project_id {
-        Some(pid) => state.store.get_project(pid).await?,
-        None => None,
-    };
     let mut open_objections = 0;
     let mut proposed = None;
     if action == Action::Decide && reg.state == State::DecisionPending {
@@ -472,8 +526,8 @@ async fn act_once(
         today: state.clock.today(),
         authorities: &all,
         authority,
-        attachments: &attachments,
-        project: project.as_ref(),
+        attachments: &related.attachments,
+        project: related.project.as_ref(),
         open_objections,
         proposed_number: proposed,
         unit_notice_days: state.config.unit_notice_days,
@@ -496,5 +550,5 @@ async fn act_once(
     if public && let Some(changes) = &state.site_changes {
         changes.record(id);
     }
-    Ok(record)
+    Ok((record, related))
 }

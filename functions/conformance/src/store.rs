@@ -71,6 +71,7 @@ cases!(
     numbers,
     concurrent_claims,
     list_scopes,
+    updates_move_records_between_scopes,
     list_filters,
     list_order_and_paging,
     bad_cursor,
@@ -1194,6 +1195,120 @@ pub async fn list_scopes(store: Arc<dyn Store>) {
             assert_eq!(r, original, "listed record equals the stored one");
         }
     }
+}
+
+/// A guarded update that changes the owner, unit, department, authority or project moves the
+/// record to its new scopes and out of the old ones; one that changes only the state leaves it
+/// where it is; a stale one changes nothing.
+pub async fn updates_move_records_between_scopes(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let reg = sample_registration(
+        "reg-1",
+        "user-a",
+        "unit-1",
+        Some("dept-1"),
+        "auth-1",
+        at(10),
+    );
+    let stays = sample_registration("reg-2", "user-a", "unit-1", Some("dept-1"), "auth-1", at(5));
+    seed_registrations(s, &[reg.clone(), stays.clone()]).await;
+    let listed = |scope: ListScope| async move {
+        list_all(s, &scope, &ListFilter::default(), 100)
+            .await
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<String>>()
+    };
+    let old_scopes = || {
+        [
+            ListScope::Owner("user-a".into()),
+            ListScope::Unit("unit-1".into()),
+            ListScope::Department("dept-1".into()),
+            ListScope::Authority("auth-1".into()),
+        ]
+    };
+    let new_scopes = || {
+        [
+            ListScope::Owner("user-b".into()),
+            ListScope::Unit("unit-2".into()),
+            ListScope::Department("dept-2".into()),
+            ListScope::Authority("auth-2".into()),
+        ]
+    };
+
+    // Only the state: the record stays in every scope, with its new state.
+    let (submitted, event) = next_version(&reg, Action::Submit, State::DeptReview, at(20));
+    ok(
+        s.commit(update_write(reg.version, &submitted, Some(event)))
+            .await,
+        "submit",
+    );
+    for scope in old_scopes() {
+        assert_eq!(listed(scope.clone()).await, ["reg-1", "reg-2"], "{scope:?}");
+    }
+    assert_eq!(get_reg(s, "reg-1").await, Some(submitted.clone()));
+
+    // A stale version that would move it: refused, nothing moves.
+    let mut stale = submitted.clone();
+    stale.version += 1;
+    stale.owner_id = "user-b".into();
+    stale.unit_id = "unit-2".into();
+    assert_eq!(
+        s.commit(update_write(reg.version, &stale, None)).await,
+        Err(StoreError::Conflict)
+    );
+    for scope in new_scopes() {
+        assert_eq!(
+            listed(scope.clone()).await,
+            Vec::<String>::new(),
+            "{scope:?}"
+        );
+    }
+
+    // Every scope column at once, and a project.
+    let mut moved = submitted.clone();
+    moved.version += 1;
+    moved.owner_id = "user-b".into();
+    moved.unit_id = "unit-2".into();
+    moved.department_id = Some("dept-2".into());
+    moved.authority_id = "auth-2".into();
+    moved.project_id = Some("proj-1".into());
+    ok(
+        s.commit(update_write(submitted.version, &moved, None))
+            .await,
+        "move",
+    );
+    for scope in old_scopes() {
+        assert_eq!(listed(scope.clone()).await, ["reg-2"], "{scope:?}");
+    }
+    for scope in new_scopes() {
+        assert_eq!(listed(scope.clone()).await, ["reg-1"], "{scope:?}");
+    }
+    assert_eq!(
+        ok(s.registrations_of_project("proj-1").await, "of proj-1"),
+        vec![moved.clone()]
+    );
+
+    // Out of its department and project again.
+    let mut back = moved.clone();
+    back.version += 1;
+    back.department_id = None;
+    back.project_id = None;
+    ok(
+        s.commit(update_write(moved.version, &back, None)).await,
+        "leave department and project",
+    );
+    assert_eq!(
+        listed(ListScope::Department("dept-2".into())).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ok(s.registrations_of_project("proj-1").await, "of proj-1"),
+        vec![]
+    );
+    assert_eq!(listed(ListScope::Unit("unit-2".into())).await, ["reg-1"]);
+    assert_eq!(get_reg(s, "reg-1").await, Some(back));
+    assert_eq!(get_reg(s, "reg-2").await, Some(stays));
 }
 
 /// [`ListFilter`] state, kind and `q` select exactly what [`ListFilter::matches`] selects.

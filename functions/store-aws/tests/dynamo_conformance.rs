@@ -150,6 +150,7 @@ suite!(
     numbers,
     concurrent_claims,
     list_scopes,
+    updates_move_records_between_scopes,
     list_filters,
     list_order_and_paging,
     bad_cursor,

@@ -213,9 +213,8 @@ pub async fn act_on_registration(
         number: body.number,
         evidence_attachment_id: body.evidence_attachment_id,
     };
-    let reg = service::act(&state, &current.user, &id, action, req).await?;
     Ok(Json(
-        service::record_view(&state, &current.user, &reg).await?,
+        service::act_and_view(&state, &current.user, &id, action, req).await?,
     ))
 }
 
