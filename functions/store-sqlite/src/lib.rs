@@ -147,11 +147,6 @@ impl SqliteStore {
         // FULL: in WAL mode NORMAL may lose the last commits on power loss; an approved
         // registration or a claimed number must not vanish.
         conn.pragma_update(None, "synchronous", "FULL").db()?;
-        // Checkpoint every 10,000 pages (about 40 MB of WAL) rather than 1,000: the pages a
-        // busy server rewrites again and again (index tails, the records being worked on) are
-        // then copied into the database file ten times less often.
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)
-            .db()?;
         conn.pragma_update(None, "foreign_keys", true).db()?;
         schema::migrate(&mut conn)?;
         let readers = file.map(|path| {
