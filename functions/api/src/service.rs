@@ -51,7 +51,7 @@ pub const RECENT_MAIL: usize = 20;
 /// What a record's view shows from outside the record that a transition does not change: its
 /// live attachments and its project. A transition loads them for its guards; its answer
 /// reuses them instead of reading them again.
-pub struct Related {
+struct Related {
     attachments: Vec<Attachment>,
     project: Option<Project>,
 }
