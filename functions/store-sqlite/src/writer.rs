@@ -27,7 +27,7 @@ use crate::Db;
 
 /// The most jobs one transaction takes. Bounds how long a batch holds the write lock against
 /// other processes and how much one failed `COMMIT` can refuse.
-pub(crate) const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 256;
 
 /// A job inside a batch: runs in a savepoint, then hears how the batch's commit went.
 trait Grouped: Send {
@@ -286,25 +286,24 @@ mod tests {
         .expect("rows")
     }
 
-    /// Holds the writer thread until the returned sender is used, so that the writes sent
-    /// meanwhile wait together and form one batch.
-    fn hold(w: &Writer) -> std::sync::mpsc::Sender<()> {
+    /// Holds the writer thread until the returned future runs. It yields once first, so that
+    /// the writes `join!`ed beside it are all sent meanwhile, wait together and form one batch.
+    fn hold(w: &Writer) -> impl std::future::Future<Output = ()> {
         let (open, gate) = std::sync::mpsc::channel::<()>();
         w.send(Job::Alone(Box::new(move |_| {
             let _ = gate.recv();
         })))
         .expect("send");
-        open
+        async move {
+            tokio::task::yield_now().await;
+            open.send(()).expect("release");
+        }
     }
 
     #[tokio::test]
     async fn writes_waiting_together_share_one_commit_and_a_refused_one_leaves_the_rest() {
         let w = writer();
-        let open = hold(&w);
-        let release = async {
-            tokio::task::yield_now().await;
-            open.send(()).expect("release");
-        };
+        let release = hold(&w);
         let (_, a, b, c, d) = tokio::join!(
             release,
             w.write(insert(1)),
@@ -344,11 +343,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_that_panics_is_refused_and_the_writer_goes_on() {
         let w = writer();
-        let open = hold(&w);
-        let release = async {
-            tokio::task::yield_now().await;
-            open.send(()).expect("release");
-        };
+        let release = hold(&w);
         let (_, a, b, c) = tokio::join!(
             release,
             w.write(insert(1)),
@@ -370,11 +365,7 @@ mod tests {
     async fn when_sqlite_drops_the_transaction_the_writes_in_it_are_refused_and_later_ones_retried()
     {
         let w = writer();
-        let open = hold(&w);
-        let release = async {
-            tokio::task::yield_now().await;
-            open.send(()).expect("release");
-        };
+        let release = hold(&w);
         let (_, a, b, c) = tokio::join!(
             release,
             w.write(insert(1)),
