@@ -3,6 +3,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chengguo_domain::ports::{MailError, Mailer, OutgoingMail};
@@ -13,10 +14,14 @@ use crate::message::{build_message, check_id};
 /// in the same folder is written, flushed to disk and renamed over the final name, then the
 /// folder itself is flushed. Sending the same id again replaces the same file, so a retried job
 /// never leaves two copies. The folder is created when missing.
+///
+/// Messages written at the same time share one flush of the folder (see [`FolderSync`]); each
+/// message's own content is still flushed before its rename.
 #[derive(Debug, Clone)]
 pub struct OutboxMailer {
     dir: PathBuf,
     from: String,
+    folder_sync: Arc<FolderSync>,
 }
 
 impl OutboxMailer {
@@ -25,6 +30,7 @@ impl OutboxMailer {
         OutboxMailer {
             dir: dir.into(),
             from: from.into(),
+            folder_sync: Arc::default(),
         }
     }
 
@@ -47,7 +53,8 @@ impl Mailer for OutboxMailer {
         let bytes = build_message(mail, &self.from)?.formatted();
         let dir = self.dir.clone();
         let target = path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&dir, &target, &bytes))
+        let folder_sync = Arc::clone(&self.folder_sync);
+        tokio::task::spawn_blocking(move || write_atomically(&dir, &target, &bytes, &folder_sync))
             .await
             .map_err(|e| MailError(format!("写入发件箱失败：{e}")))?
             .map_err(|e| MailError(format!("写入发件箱失败：{}：{e}", path.display())))
@@ -56,7 +63,12 @@ impl Mailer for OutboxMailer {
 
 /// Replaces `target` (a file in `dir`) with `bytes` so that a reader sees the old or the new
 /// content, never a part, and the new content survives a crash once this returns.
-fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
+fn write_atomically(
+    dir: &Path,
+    target: &Path,
+    bytes: &[u8],
+    folder_sync: &FolderSync,
+) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".outbox-")
@@ -65,7 +77,63 @@ fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;
-    sync_dir(dir)
+    folder_sync.after_rename(|| sync_dir(dir))
+}
+
+/// Group flushing of one folder: a caller that renamed a file into it returns once a flush
+/// that began after its rename has succeeded. Whoever finds no flush running starts one, which
+/// covers every rename made before it began; callers arriving meanwhile wait for it to end and
+/// then for the next one, which one of them starts. So with many messages written at once the
+/// folder is flushed a few times rather than once per message.
+#[derive(Debug, Default)]
+struct FolderSync {
+    state: Mutex<FlushState>,
+    ended: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct FlushState {
+    /// Renames announced so far; the n-th caller's ticket is n.
+    renamed: u64,
+    /// Every ticket up to this one is covered by a successful flush.
+    flushed: u64,
+    running: bool,
+}
+
+impl FolderSync {
+    fn lock(&self) -> MutexGuard<'_, FlushState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Call right after renaming into the folder; `flush` flushes it. An error is returned to
+    /// the caller whose flush failed; callers that were waiting on it try again themselves.
+    fn after_rename(&self, flush: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+        let mut state = self.lock();
+        state.renamed += 1;
+        let ticket = state.renamed;
+        loop {
+            if state.flushed >= ticket {
+                return Ok(());
+            }
+            if !state.running {
+                state.running = true;
+                let covers = state.renamed;
+                drop(state);
+                let result = flush();
+                let mut state = self.lock();
+                state.running = false;
+                if result.is_ok() {
+                    state.flushed = state.flushed.max(covers);
+                }
+                self.ended.notify_all();
+                return result;
+            }
+            state = self
+                .ended
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 /// Flushes a folder's entries (the rename) to disk.
@@ -126,6 +194,107 @@ mod tests {
         assert_eq!(p.header("To"), Some("leader@example.org"));
         assert!(p.text().contains("科技成果登记系统"));
         assert_eq!(mailer.path_of("job-1").unwrap(), dir.join("job-1.eml"));
+    }
+
+    /// Waits (bounded) until `n` renames have been announced to `sync`.
+    fn until_announced(sync: &FolderSync, n: u64) {
+        for _ in 0..2000 {
+            if sync.lock().renamed >= n {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        panic!("{n} renames were never announced");
+    }
+
+    #[test]
+    fn renames_during_a_flush_share_the_next_one_and_none_returns_before_its_own() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::mpsc;
+
+        let sync = Arc::new(FolderSync::default());
+        let flushes = Arc::new(AtomicU32::new(0));
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Mutex::new(release_rx);
+
+        std::thread::scope(|scope| {
+            // The first caller's flush is held open until the others have renamed.
+            let first = scope.spawn(|| {
+                sync.after_rename(|| {
+                    flushes.fetch_add(1, Ordering::SeqCst);
+                    started_tx.send(()).unwrap();
+                    release_rx.lock().unwrap().recv().unwrap();
+                    Ok(())
+                })
+            });
+            started_rx.recv().unwrap();
+            let late: Vec<_> = (0..5)
+                .map(|_| {
+                    scope.spawn(|| {
+                        sync.after_rename(|| {
+                            flushes.fetch_add(1, Ordering::SeqCst);
+                            Ok(())
+                        })
+                    })
+                })
+                .collect();
+            until_announced(&sync, 6);
+            assert_eq!(flushes.load(Ordering::SeqCst), 1);
+            assert!(
+                late.iter().all(|h| !h.is_finished()),
+                "nobody rides on a flush that began before its rename"
+            );
+            release_tx.send(()).unwrap();
+            first.join().unwrap().unwrap();
+            for h in late {
+                h.join().unwrap().unwrap();
+            }
+        });
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            2,
+            "the five renames made during the first flush share one"
+        );
+        let state = sync.lock();
+        assert_eq!((state.renamed, state.flushed, state.running), (6, 6, false));
+    }
+
+    #[test]
+    fn a_failed_flush_fails_its_caller_and_the_waiters_flush_again() {
+        use std::sync::mpsc;
+
+        let sync = FolderSync::default();
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Mutex::new(release_rx);
+        std::thread::scope(|scope| {
+            let failing = scope.spawn(|| {
+                sync.after_rename(|| {
+                    started_tx.send(()).unwrap();
+                    release_rx.lock().unwrap().recv().unwrap();
+                    Err(io::Error::other("disk gone"))
+                })
+            });
+            started_rx.recv().unwrap();
+            let waiting = scope.spawn(|| sync.after_rename(|| Ok(())));
+            until_announced(&sync, 2);
+            release_tx.send(()).unwrap();
+            assert_eq!(
+                failing.join().unwrap().unwrap_err().to_string(),
+                "disk gone"
+            );
+            waiting.join().unwrap().unwrap();
+        });
+        assert_eq!(sync.lock().flushed, 2);
+        // A later caller alone flushes for itself.
+        let mut ran = false;
+        sync.after_rename(|| {
+            ran = true;
+            Ok(())
+        })
+        .unwrap();
+        assert!(ran);
     }
 
     #[tokio::test]
