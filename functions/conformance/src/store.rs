@@ -25,7 +25,8 @@
 //!   [`StoreError::Conflict`]. `put_mail` replaces (upsert).
 //! - `due_mail` lists oldest `next_attempt_at` first, ties by `id` ascending; `list_mail` and
 //!   `mail_of_registration` newest first: `created_at` descending, ties by `id` descending;
-//!   `recent_mail_of_registration` the first `limit` of them.
+//!   `recent_mail_of_registration` the first `limit` of them as summaries (without bodies), which
+//!   follow every `put_mail`.
 //! - `bump_counter`: a window runs from a counter's first hit to the `expires_at` given then; a
 //!   hit after it starts the counter again at 1. Concurrent hits of one key each get a distinct
 //!   value. (Whether a hit at exactly `now == expires_at` is still inside is not pinned.)
@@ -42,7 +43,7 @@ use chengguo_domain::ports::{
 };
 use chengguo_domain::project::{AcceptanceStatus, Project};
 use chengguo_domain::record::{
-    Attachment, AttachmentStatus, Event, MailJob, MailStatus, Objection, Registration,
+    Attachment, AttachmentStatus, Event, MailJob, MailStatus, MailSummary, Objection, Registration,
 };
 use chengguo_domain::scope::ListScope;
 use futures::future::{BoxFuture, join_all};
@@ -2185,6 +2186,7 @@ pub async fn mail_updates(store: Arc<dyn Store>) {
     assert_eq!(listed(s, MailStatus::Failed, 10).await, ["mail-2"]);
     assert_eq!(listed(s, MailStatus::Pending, 10).await, ["mail-3"]);
     assert_eq!(mail_about(s, "reg-1").await, vec![m2.clone(), m1.clone()]);
+    assert_eq!(recent(s, "reg-1", 5).await, [m2.summary(), m1.summary()]);
 
     // Queued again by staff.
     m2.status = MailStatus::Pending;
@@ -2263,17 +2265,30 @@ pub async fn mail_listings(store: Arc<dyn Store>) {
     );
     assert_eq!(mail_about(s, "reg-9").await, vec![]);
     // The newest few only.
-    for (limit, expected) in [
-        (2, &["mail-f1", "mail-a5"][..]),
-        (10, &["mail-f1", "mail-a5", "mail-a2", "mail-a1"][..]),
-        (0, &[][..]),
-    ] {
-        let recent = s
-            .recent_mail_of_registration("reg-1", limit)
-            .await
-            .unwrap_or_else(|e| panic!("recent_mail_of_registration: {e}"));
-        assert_eq!(mail_ids(&recent), expected, "the newest {limit}");
+    for limit in [2, 10, 0] {
+        let expected: Vec<MailSummary> = of1.iter().take(limit).map(MailJob::summary).collect();
+        assert_eq!(
+            recent(s, "reg-1", limit).await,
+            expected,
+            "the newest {limit}"
+        );
     }
+    // A later attempt shows in the summaries too.
+    let mut f1 = jobs[5].clone();
+    f1.status = MailStatus::Sent;
+    f1.attempts = 2;
+    f1.last_error = None;
+    f1.sent_at = Some(at(70));
+    ok(s.put_mail(&f1).await, "send mail-f1");
+    assert_eq!(recent(s, "reg-1", 1).await, [f1.summary()]);
+    assert_eq!(recent(s, "reg-9", 5).await, []);
+}
+
+async fn recent(store: &dyn Store, registration_id: &str, limit: usize) -> Vec<MailSummary> {
+    store
+        .recent_mail_of_registration(registration_id, limit)
+        .await
+        .unwrap_or_else(|e| panic!("recent_mail_of_registration: {e}"))
 }
 
 /// `bump_counter`: 1, 2, 3 within a window; a new window after it; keys independent.

@@ -11,7 +11,7 @@ use time::{Date, Duration, OffsetDateTime, UtcOffset};
 use crate::codes::{Kind, State};
 use crate::org::{Authority, Department, Session, Unit, User};
 use crate::project::Project;
-use crate::record::{Attachment, Event, MailJob, MailStatus, Objection, Registration};
+use crate::record::{Attachment, Event, MailJob, MailStatus, MailSummary, Objection, Registration};
 use crate::scope::ListScope;
 
 /// Why storage refused or failed.
@@ -188,16 +188,15 @@ pub trait Store: Send + Sync {
     async fn list_mail(&self, status: MailStatus, limit: usize) -> StoreResult<Vec<MailJob>>;
     /// Jobs about one registration, any status, newest first.
     async fn mail_of_registration(&self, registration_id: &str) -> StoreResult<Vec<MailJob>>;
-    /// The newest `limit` jobs about one registration, any status, newest first: what a
-    /// record's view shows, however often the record was returned.
+    /// The newest `limit` jobs about one registration, any status, newest first, without their
+    /// bodies: what a record's view shows, however often the record was returned.
     async fn recent_mail_of_registration(
         &self,
         registration_id: &str,
         limit: usize,
-    ) -> StoreResult<Vec<MailJob>> {
-        let mut jobs = self.mail_of_registration(registration_id).await?;
-        jobs.truncate(limit);
-        Ok(jobs)
+    ) -> StoreResult<Vec<MailSummary>> {
+        let jobs = self.mail_of_registration(registration_id).await?;
+        Ok(jobs.iter().take(limit).map(MailJob::summary).collect())
     }
 
     // Rate limits.

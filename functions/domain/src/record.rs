@@ -223,3 +223,42 @@ pub struct MailJob {
     #[serde(with = "time::serde::rfc3339::option")]
     pub sent_at: Option<OffsetDateTime>,
 }
+
+/// A [`MailJob`] without its body: what a record's view lists of the mail it caused. It reads
+/// and writes the same JSON as the job, minus `body`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailSummary {
+    pub id: String,
+    pub registration_id: Option<String>,
+    pub reason: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub status: MailStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_attempt_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+impl MailJob {
+    /// The job without its body.
+    pub fn summary(&self) -> MailSummary {
+        MailSummary {
+            id: self.id.clone(),
+            registration_id: self.registration_id.clone(),
+            reason: self.reason.clone(),
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            status: self.status,
+            attempts: self.attempts,
+            last_error: self.last_error.clone(),
+            next_attempt_at: self.next_attempt_at,
+            created_at: self.created_at,
+            sent_at: self.sent_at,
+        }
+    }
+}

@@ -141,6 +141,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX counters_by_expiry ON counters (expires_at);
     "#,
+    // 3: a record's view lists its newest mail without the bodies. `head` is the job's JSON
+    // without `body`, and the per-record index carries it, so that list reads a few adjacent
+    // index pages instead of one table page per job (a record's jobs are spread over the table
+    // in the order they were queued).
+    r#"
+    ALTER TABLE mail ADD COLUMN head TEXT NOT NULL DEFAULT '{}';
+    UPDATE mail SET head = json_remove(doc, '$.body');
+    DROP INDEX mail_by_registration;
+    CREATE INDEX mail_by_registration ON mail (registration_id, created_at, id, head);
+    "#,
 ];
 
 /// The schema version this build writes: the number of migrations.
@@ -203,7 +213,7 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
         let names = tables(&c);
         assert!(names.contains(&"mail".to_owned()), "{names:?}");
         assert!(names.contains(&"counters".to_owned()), "{names:?}");
@@ -212,5 +222,52 @@ mod tests {
             .unwrap();
         assert_eq!(units, 1, "data kept");
         migrate(&mut c).unwrap();
+    }
+
+    #[test]
+    fn a_version_2_database_gains_mail_heads_without_bodies() {
+        use chengguo_domain::record::{MailJob, MailStatus, MailSummary};
+
+        let mut c = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        let at = time::macros::datetime!(2026-05-11 08:00 UTC);
+        let job = MailJob {
+            id: "mail-1".into(),
+            registration_id: Some("reg-1".into()),
+            reason: "return".into(),
+            to: vec!["leader@example.org".into()],
+            subject: "成果登记被退回修改".into(),
+            body: "您好！\n\n请补充材料。\n".into(),
+            status: MailStatus::Sent,
+            attempts: 1,
+            last_error: None,
+            next_attempt_at: at,
+            created_at: at,
+            sent_at: Some(at),
+        };
+        c.execute(
+            "INSERT INTO mail (id, registration_id, status, next_attempt_at, created_at, doc)
+             VALUES ('mail-1', 'reg-1', 'sent', 0, 0, ?1)",
+            [serde_json::to_string(&job).unwrap()],
+        )
+        .unwrap();
+
+        migrate(&mut c).unwrap();
+        let (head, doc): (String, String) = c
+            .query_row("SELECT head, doc FROM mail", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert!(!head.contains("body"), "{head}");
+        let summary: MailSummary = serde_json::from_str(&head).unwrap();
+        assert_eq!(summary, job.summary());
+        assert_eq!(
+            serde_json::from_str::<MailJob>(&doc).unwrap(),
+            job,
+            "doc kept"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chengguo_domain::Role;
-use chengguo_domain::record::{MailJob, MailStatus};
+use chengguo_domain::record::{MailStatus, MailSummary};
 use chengguo_domain::scope;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,8 +16,8 @@ use crate::notify;
 use crate::state::AppState;
 use crate::views;
 
-/// A mail job as staff see it.
-pub fn view(m: &MailJob) -> Value {
+/// A mail job as staff see it (never its body).
+pub fn view(m: &MailSummary) -> Value {
     json!({
         "id": m.id,
         "registration_id": m.registration_id,
@@ -84,7 +84,7 @@ pub async fn list_mail(
         items = visible;
     }
     Ok(Json(
-        json!({"items": items.iter().map(view).collect::<Vec<_>>()}),
+        json!({"items": items.iter().map(|m| view(&m.summary())).collect::<Vec<_>>()}),
     ))
 }
 
@@ -114,7 +114,7 @@ pub async fn retry_mail(
         }
     }
     if job.status == MailStatus::Sent {
-        return Ok(Json(view(&job)));
+        return Ok(Json(view(&job.summary())));
     }
     job.status = MailStatus::Pending;
     job.attempts = 0;
@@ -122,5 +122,5 @@ pub async fn retry_mail(
     state.store.put_mail(&job).await?;
     notify::send_now(&state, vec![job.clone()]).await?;
     let job = state.store.get_mail(&id).await?.unwrap_or(job);
-    Ok(Json(view(&job)))
+    Ok(Json(view(&job.summary())))
 }
