@@ -83,14 +83,19 @@ measure_ceiling() {
     log "ceiling: $out"
 }
 
+# The server's processor time so far (user + system), in clock ticks.
+CLK_TCK=$(getconf CLK_TCK)
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+
 declare -A RESULT
 for conns in 16 64; do
     log "preparing $conns cycle records"
     "$PY" "$ROOT/scripts/bench.d/workflow_prepare.py" "$BASE" "$ROOT/tests/fixtures" "$conns" "$DIR/load-$conns.txt" >&2
     for load in mix transitions; do
-        rps=() p50=() p99=() tps=() failed=() ratios=()
+        rps=() p50=() p99=() tps=() failed=() ratios=() cores=() cpu_ms=()
         for r in $(seq 1 "$RUNS"); do
             measure_ceiling
+            ticks_before=$(server_ticks)
             out=$(wrk -t "$conns" -c "$conns" -d "${SECS}s" --latency --timeout 30s \
                 -s "$ROOT/scripts/bench.d/workflow.lua" "$BASE" -- "$DIR/load-$conns.txt" "$load" 2>&1)
             line=$(grep '^RESULT' <<<"$out" || true)
@@ -98,8 +103,11 @@ for conns in 16 64; do
                 echo "$out" >&2
                 exit 1
             fi
-            log "$load c=$conns run $r: $line"
+            ticks=$(($(server_ticks) - ticks_before))
+            log "$load c=$conns run $r: $line server_ticks=$ticks"
             secs=$(field secs <<<"$line")
+            cores+=("$(echo "$ticks / $CLK_TCK / $secs" | bc -l)")
+            cpu_ms+=("$(echo "$ticks * 1000 / $CLK_TCK / $(field requests <<<"$line")" | bc -l)")
             rps+=("$(echo "$(field requests <<<"$line") / $secs" | bc -l)")
             tps+=("$(echo "$(field transitions <<<"$line") / $secs" | bc -l)")
             ratios+=("$(echo "${tps[-1]} / ${ceiling_runs[-1]}" | bc -l)")
@@ -115,6 +123,8 @@ for conns in 16 64; do
         RESULT[$key-failed]=$(printf '%s\n' "${failed[@]}" | median)
         RESULT[$key-ratio]=$(printf '%s\n' "${ratios[@]}" | median)
         RESULT[$key-ceiling]=$(printf '%s\n' "${ceiling_runs[@]: -$RUNS}" | median)
+        RESULT[$key-cores]=$(printf '%s\n' "${cores[@]}" | median)
+        RESULT[$key-cpu-ms]=$(printf '%s\n' "${cpu_ms[@]}" | median)
     done
 done
 stop_server
@@ -171,5 +181,12 @@ if (($(echo "$best >= 0.5" | bc -l))); then
     echo "- Target transitions ≥ 0.5 × ceiling: **met**, $(f2 "$best") × at $best_conns connections ($(f0 "$tps") transitions/s against $(f0 "${RESULT[transitions-$best_conns-ceiling]}") commits/s)."
 else
     echo "- Target transitions ≥ 0.5 × ceiling: **missed**, $(f2 "$best") × at $best_conns connections ($(f0 "$tps") transitions/s against $(f0 "${RESULT[transitions-$best_conns-ceiling]}") commits/s)."
-    echo "  What limits it: ${BENCH_WORKFLOW_LIMIT:-the processor, not the disk. The store commits the writes that wait together in one transaction (group commit), so the fsync is shared; what remains is the work of each request, on 2 cores shared with wrk: the server used about 1.45 cores and wrk about 0.2. A perf profile of the whole machine under the transitions load at 16 connections found about half of the busy time in the kernel. Large shares of all samples were: reading the 20 newest mails of the record for the answer (13%; each connection cycles one record, which by then holds hundreds of mails, each on its own table page); writing each return mail into the outbox (12%, two fsyncs per message); the writer thread appending pages to the WAL and syncing it (17%); page reads (4%; SQLite discards the page cache of a read connection whenever another connection has committed, which here is thousands of times a second); the allocator (8%). The VDBE of SQLite took about 1%.}"
+    echo "  What limits it: ${BENCH_WORKFLOW_LIMIT:-the processor, not the disk. The store commits the writes that wait together in one transaction (group commit), so the fsync is shared; what remains is the work of each request on $(nproc) cores shared with wrk: reading and checking the record, writing it with its event, rendering the mail of a return and writing it into the outbox, and answering with the whole record view. The ceiling is set by the disk and the transitions by the processor, so the ratio moves with the balance of the two on the machine of the day.}"
 fi
+echo "- Processor time of the server process (user + system, from \`/proc\`), medians over the runs:"
+for load in mix transitions; do
+    for conns in 16 64; do
+        key=$load-$conns
+        echo "  $load at $conns connections: $(f2 "${RESULT[$key-cores]}") cores, $(f2 "${RESULT[$key-cpu-ms]}") ms per request."
+    done
+done
