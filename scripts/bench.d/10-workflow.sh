@@ -34,6 +34,10 @@ BASE=http://127.0.0.1:$PORT
 DIR=$WORK/workflow
 mkdir -p "$DIR"
 log() { echo "10-workflow: $*" >&2; }
+# scripts/bench installs these; run alone, say what is missing rather than stopping silently.
+for tool in wrk bc curl; do
+    command -v "$tool" >/dev/null || { log "$tool is missing (scripts/bench installs it)"; exit 1; }
+done
 
 log "building the release binary and the ceiling bench"
 cargo build --release --quiet -p chengguo >&2
