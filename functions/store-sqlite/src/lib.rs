@@ -586,7 +586,8 @@ fn commit_write_set(tx: &Connection, w: &WriteSet) -> StoreResult<()> {
 fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()> {
     if !insert {
         // An attempt changes the status and the next attempt, never the record or the creation
-        // time: setting only those leaves the id and per-record indexes alone.
+        // time: setting only those leaves the id index alone, and moves no entry of the
+        // per-record index (only its `head` is rewritten in place).
         let updated = conn
             .prepare_cached(
                 "UPDATE mail SET status = ?2, next_attempt_at = ?3, doc = ?4, head = ?7
