@@ -582,7 +582,8 @@ fn commit_write_set(tx: &Connection, w: &WriteSet) -> StoreResult<()> {
 }
 
 /// Writes a mail job: an insert refused with [`StoreError::Conflict`] when the id exists
-/// (`insert`), or an upsert.
+/// (`insert`), or an upsert. `head` is derived from the document in the same statement, as
+/// migration 3 derived it for older rows.
 fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()> {
     if !insert {
         // An attempt changes the status and the next attempt, never the record or the creation
@@ -590,7 +591,8 @@ fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()>
         // per-record index (only its `head` is rewritten in place).
         let updated = conn
             .prepare_cached(
-                "UPDATE mail SET status = ?2, next_attempt_at = ?3, doc = ?4, head = ?7
+                "UPDATE mail SET status = ?2, next_attempt_at = ?3, doc = ?4,
+                    head = json_remove(?4, '$.body')
                  WHERE id = ?1 AND registration_id IS ?5 AND created_at = ?6",
             )
             .db()?
@@ -600,8 +602,7 @@ fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()>
                 nanos(job.next_attempt_at)?,
                 to_doc(job)?,
                 job.registration_id,
-                nanos(job.created_at)?,
-                to_doc(&job.summary())?
+                nanos(job.created_at)?
             ])
             .db()?;
         if updated > 0 {
@@ -610,11 +611,11 @@ fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()>
     }
     let sql = if insert {
         "INSERT INTO mail (id, registration_id, status, next_attempt_at, created_at, doc, head)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, json_remove(?6, '$.body'))
          ON CONFLICT (id) DO NOTHING"
     } else {
         "INSERT INTO mail (id, registration_id, status, next_attempt_at, created_at, doc, head)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, json_remove(?6, '$.body'))
          ON CONFLICT (id) DO UPDATE SET registration_id = excluded.registration_id,
             status = excluded.status, next_attempt_at = excluded.next_attempt_at,
             created_at = excluded.created_at, doc = excluded.doc, head = excluded.head"
@@ -628,8 +629,7 @@ fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()>
             job.status.code(),
             nanos(job.next_attempt_at)?,
             nanos(job.created_at)?,
-            to_doc(job)?,
-            to_doc(&job.summary())?
+            to_doc(job)?
         ])
         .db()?;
     if added == 0 {
