@@ -69,11 +69,21 @@ fn write_atomically(
     bytes: &[u8],
     folder_sync: &FolderSync,
 ) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".outbox-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let temp = || {
+        tempfile::Builder::new()
+            .prefix(".outbox-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+    };
+    // The folder is there on every write but the first (or one after an operator removed it):
+    // create it only when the temporary file finds it missing.
+    let mut tmp = match temp() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir)?;
+            temp()?
+        }
+        other => other?,
+    };
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;
@@ -194,6 +204,17 @@ mod tests {
         assert_eq!(p.header("To"), Some("leader@example.org"));
         assert!(p.text().contains("科技成果登记系统"));
         assert_eq!(mailer.path_of("job-1").unwrap(), dir.join("job-1.eml"));
+    }
+
+    #[tokio::test]
+    async fn a_folder_removed_while_running_is_made_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("spool").join("outbox");
+        let mailer = OutboxMailer::new(&dir, "noreply@example.org");
+        mailer.send(&mail("job-1", "第一封")).await.unwrap();
+        fs::remove_dir_all(tmp.path().join("spool")).unwrap();
+        mailer.send(&mail("job-2", "第二封")).await.unwrap();
+        assert_eq!(files(&dir), ["job-2.eml"]);
     }
 
     /// Waits (bounded) until `n` renames have been announced to `sync`.

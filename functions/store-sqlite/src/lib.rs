@@ -651,13 +651,24 @@ const MAIL_OF_REGISTRATION: &str = "SELECT doc FROM mail WHERE registration_id =
      ORDER BY created_at DESC, id DESC";
 
 /// The newest jobs about a registration, without bodies: read from `mail_by_registration`
-/// alone, which carries `head`.
+/// alone, which carries `head`. Completed by [`with_limit`].
 const RECENT_MAIL_OF_REGISTRATION: &str = "SELECT head FROM mail WHERE registration_id = ?1
-     ORDER BY created_at DESC, id DESC LIMIT ?2";
+     ORDER BY created_at DESC, id DESC";
 
 /// A `LIMIT` argument.
 fn limit_arg(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// `sql` with `LIMIT limit` written into it as a literal, for statements run on every request.
+///
+/// SQLite prepares a statement with a bound `LIMIT ?` again on its first step after every new
+/// binding (the test `the_record_views_mail_list_is_prepared_once_not_on_every_call` shows
+/// it), so the statement cache would save nothing there. The limit is an integer, so writing it
+/// into the text is safe. The limits in use are few (a record's view lists 20 mails; a list
+/// page holds 1 to 100 records), and so are the cached statements.
+fn with_limit(sql: &str, limit: usize) -> String {
+    format!("{sql} LIMIT {}", limit_arg(limit))
 }
 
 /// How many expired counters one bump removes on the way, so the table does not grow forever.
@@ -724,10 +735,8 @@ fn list_page(
     }
     // A limit of 0 would never progress; one more row tells whether another page exists.
     let limit = limit.max(1);
-    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-    args.push(Value::Integer(
-        i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1,
-    ));
+    sql.push_str(" ORDER BY created_at DESC, id DESC");
+    let sql = with_limit(&sql, limit.saturating_add(1));
 
     let mut stmt = conn.prepare_cached(&sql).db()?;
     let rows = stmt
@@ -1211,9 +1220,9 @@ impl Store for SqliteStore {
         registration_id: &str,
         limit: usize,
     ) -> StoreResult<Vec<MailSummary>> {
-        let (reg, limit) = (registration_id.to_owned(), limit_arg(limit));
-        self.read(move |c| docs(c, RECENT_MAIL_OF_REGISTRATION, params![reg, limit]))
-            .await
+        let reg = registration_id.to_owned();
+        let sql = with_limit(RECENT_MAIL_OF_REGISTRATION, limit);
+        self.read(move |c| docs(c, &sql, [reg])).await
     }
 
     async fn bump_counter(
@@ -1299,7 +1308,7 @@ mod tests {
                     DUE_MAIL,
                     MAIL_WITH_STATUS,
                     MAIL_OF_REGISTRATION,
-                    RECENT_MAIL_OF_REGISTRATION,
+                    &with_limit(RECENT_MAIL_OF_REGISTRATION, 20),
                 ]
                 .map(|sql| plan(c, sql).join("; ")))
             })
@@ -1315,6 +1324,32 @@ mod tests {
             assert!(p.contains(index), "{p}");
             assert!(!p.contains("TEMP B-TREE"), "sorts: {p}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_record_views_mail_list_is_prepared_once_not_on_every_call() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let reprepared = |sql: String| {
+            store.alone(move |c| {
+                let mut stmt = c.prepare_cached(&sql).db()?;
+                for id in ["r1", "r2", "r3", "r4"] {
+                    let bound = stmt.parameter_count();
+                    let mut rows = if bound == 2 {
+                        stmt.query(params![id, 20]).db()?
+                    } else {
+                        stmt.query([id]).db()?
+                    };
+                    while rows.next().db()?.is_some() {}
+                }
+                Ok(stmt.get_status(rusqlite::StatementStatus::RePrepare))
+            })
+        };
+        // The reason for `with_limit`: with a bound limit, SQLite prepares the statement again
+        // after each new binding.
+        let bound = format!("{RECENT_MAIL_OF_REGISTRATION} LIMIT ?2");
+        assert!(reprepared(bound).await.expect("bound") > 0);
+        let literal = with_limit(RECENT_MAIL_OF_REGISTRATION, 20);
+        assert_eq!(reprepared(literal).await.expect("literal"), 0);
     }
 
     #[tokio::test]
