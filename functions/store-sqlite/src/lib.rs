@@ -677,14 +677,14 @@ const COUNTER_PRUNE: i64 = 16;
 /// flight with an earlier `now` could find its counter gone.
 const COUNTER_GRACE: time::Duration = time::Duration::hours(1);
 
-/// One page of registrations, newest first (`created_at` desc, then `id` desc).
-fn list_page(
-    conn: &Connection,
+/// The statement and arguments of one list page (see [`list_page`]), reading `limit + 1` rows;
+/// `None` when the scope holds nothing.
+fn list_query(
     scope: &ListScope,
     filter: &ListFilter,
     limit: usize,
     cursor: Option<&str>,
-) -> StoreResult<Page<Registration>> {
+) -> StoreResult<Option<(String, Vec<Value>)>> {
     let after = cursor.map(cursor::decode).transpose()?;
     let mut sql = String::from("SELECT doc, created_at, id FROM registrations WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
@@ -702,12 +702,7 @@ fn list_page(
             args.push(Value::Text(to_doc(ids)?));
         }
         ListScope::All => {}
-        ListScope::Nothing => {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
-        }
+        ListScope::Nothing => return Ok(None),
     }
     if let Some(state) = filter.state {
         eq(&mut sql, &mut args, "state", state.code());
@@ -733,11 +728,27 @@ fn list_page(
         args.push(Value::Integer(t));
         args.push(Value::Text(id));
     }
-    // A limit of 0 would never progress; one more row tells whether another page exists.
-    let limit = limit.max(1);
     sql.push_str(" ORDER BY created_at DESC, id DESC");
-    let sql = with_limit(&sql, limit.saturating_add(1));
+    // One more row tells whether another page exists.
+    Ok(Some((with_limit(&sql, limit.saturating_add(1)), args)))
+}
 
+/// One page of registrations, newest first (`created_at` desc, then `id` desc).
+fn list_page(
+    conn: &Connection,
+    scope: &ListScope,
+    filter: &ListFilter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> StoreResult<Page<Registration>> {
+    // A limit of 0 would never progress.
+    let limit = limit.max(1);
+    let Some((sql, args)) = list_query(scope, filter, limit, cursor)? else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
     let mut stmt = conn.prepare_cached(&sql).db()?;
     let rows = stmt
         .query_map(params_from_iter(args), |r| {
@@ -1326,30 +1337,60 @@ mod tests {
         }
     }
 
+    /// How often the cached statement `sql` of `store` has run, and how often SQLite prepared
+    /// it again. The in-memory store reads on the writer's connection, whose cache this is.
+    async fn runs_and_reprepares(store: &SqliteStore, sql: String) -> (i32, i32) {
+        store
+            .alone(move |c| {
+                let stmt = c.prepare_cached(&sql).db()?;
+                Ok((
+                    stmt.get_status(rusqlite::StatementStatus::Run),
+                    stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                ))
+            })
+            .await
+            .expect("statement status")
+    }
+
     #[tokio::test]
     async fn the_record_views_mail_list_is_prepared_once_not_on_every_call() {
         let store = SqliteStore::open_in_memory().expect("open");
-        let reprepared = |sql: String| {
-            store.alone(move |c| {
-                let mut stmt = c.prepare_cached(&sql).db()?;
+        for id in ["r1", "r2", "r3", "r4"] {
+            let mails = store.recent_mail_of_registration(id, 20).await;
+            assert!(mails.expect("mails").is_empty());
+        }
+        let sql = with_limit(RECENT_MAIL_OF_REGISTRATION, 20);
+        assert_eq!(runs_and_reprepares(&store, sql).await, (4, 0));
+
+        // The reason for `with_limit`: with a bound limit, SQLite prepares the statement again
+        // after each new binding.
+        let bound = format!("{RECENT_MAIL_OF_REGISTRATION} LIMIT ?2");
+        let reprepared = store
+            .alone(move |c| {
+                let mut stmt = c.prepare_cached(&bound).db()?;
                 for id in ["r1", "r2", "r3", "r4"] {
-                    let bound = stmt.parameter_count();
-                    let mut rows = if bound == 2 {
-                        stmt.query(params![id, 20]).db()?
-                    } else {
-                        stmt.query([id]).db()?
-                    };
+                    let mut rows = stmt.query(params![id, 20]).db()?;
                     while rows.next().db()?.is_some() {}
                 }
                 Ok(stmt.get_status(rusqlite::StatementStatus::RePrepare))
             })
-        };
-        // The reason for `with_limit`: with a bound limit, SQLite prepares the statement again
-        // after each new binding.
-        let bound = format!("{RECENT_MAIL_OF_REGISTRATION} LIMIT ?2");
-        assert!(reprepared(bound).await.expect("bound") > 0);
-        let literal = with_limit(RECENT_MAIL_OF_REGISTRATION, 20);
-        assert_eq!(reprepared(literal).await.expect("literal"), 0);
+            .await;
+        assert!(reprepared.expect("bound") > 0);
+    }
+
+    #[tokio::test]
+    async fn a_list_page_is_prepared_once_not_on_every_call() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let filter = ListFilter::default();
+        for unit in ["u1", "u2", "u3", "u4"] {
+            let scope = ListScope::Unit(unit.to_owned());
+            let page = store.list_registrations(&scope, &filter, 20, None).await;
+            assert!(page.expect("page").items.is_empty());
+        }
+        let (sql, _) = list_query(&ListScope::Unit("u1".to_owned()), &filter, 20, None)
+            .expect("query")
+            .expect("a unit's scope has a query");
+        assert_eq!(runs_and_reprepares(&store, sql).await, (4, 0));
     }
 
     #[tokio::test]
