@@ -1299,6 +1299,29 @@ mod tests {
         assert_eq!(busy, 10_000, "busy timeout in ms");
     }
 
+    #[tokio::test]
+    async fn sqlite_is_built_without_process_wide_locks_on_allocation_and_page_cache() {
+        // .cargo/config.toml sets LIBSQLITE3_FLAGS; a build without it would still work, only
+        // slower under concurrent reads.
+        let store = SqliteStore::open_in_memory().expect("open");
+        let options: Vec<String> = store
+            .alone(|c| {
+                let mut stmt = c.prepare("PRAGMA compile_options").db()?;
+                let rows = stmt.query_map([], |r| r.get(0)).db()?;
+                rows.collect::<Result<_, _>>().db()
+            })
+            .await
+            .expect("compile options");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     /// The steps of SQLite's plan for `sql`.
     fn plan(c: &Connection, sql: &str) -> Vec<String> {
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
