@@ -161,20 +161,15 @@ pub async fn current(state: &AppState, parts: &Parts) -> ApiResult<Option<(User,
     let Some(token) = session_token(parts) else {
         return Ok(None);
     };
-    let Some(session) = state
+    let Some((session, user)) = state
         .store
-        .get_session(&token_hash(&token))
+        .session_with_user(&token_hash(&token))
         .await?
-        .filter(|s| s.expires_at > state.clock.now())
+        .filter(|(s, _)| s.expires_at > state.clock.now())
     else {
         return Ok(None);
     };
-    let user = state
-        .store
-        .get_user(&session.user_id)
-        .await?
-        .filter(|u| u.active);
-    Ok(user.map(|u| (u, session)))
+    Ok(user.filter(|u| u.active).map(|u| (u, session)))
 }
 
 /// The logged-in user of a request, with the session it came with.

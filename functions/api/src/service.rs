@@ -8,13 +8,15 @@ use chengguo_domain::numbering;
 use chengguo_domain::org::{Authority, User};
 use chengguo_domain::ports::{RegistrationWrite, WriteSet};
 use chengguo_domain::project::Project;
-use chengguo_domain::record::{Attachment, AttachmentStatus, Event, Registration};
+use chengguo_domain::record::{Attachment, AttachmentStatus, Event, MailSummary, Registration};
 use chengguo_domain::workflow::{self, ActionRequest, Facts};
 use chengguo_domain::{DomainError, Problem, Role, scope};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, ApiResult};
+use crate::routes::mail::{self, MailView};
 use crate::state::AppState;
 use crate::views;
 
@@ -33,10 +35,14 @@ pub async fn load_visible(state: &AppState, user: &User, id: &str) -> ApiResult<
 
 /// Attachments of a record, leaving out pending uploads that have expired.
 pub async fn live_attachments(state: &AppState, reg_id: &str) -> ApiResult<Vec<Attachment>> {
+    let list = state.store.list_attachments(reg_id).await?;
+    Ok(live(state, list))
+}
+
+fn live(state: &AppState, mut list: Vec<Attachment>) -> Vec<Attachment> {
     let now = state.clock.now();
-    let mut list = state.store.list_attachments(reg_id).await?;
     list.retain(|a| a.status == AttachmentStatus::Ready || a.expires_at > now);
-    Ok(list)
+    list
 }
 
 /// The configured approving authorities.
@@ -59,6 +65,14 @@ struct Related {
 impl Related {
     async fn load(state: &AppState, reg: &Registration) -> ApiResult<Related> {
         let attachments = live_attachments(state, &reg.id).await?;
+        Related::with(state, reg, attachments).await
+    }
+
+    async fn with(
+        state: &AppState,
+        reg: &Registration,
+        attachments: Vec<Attachment>,
+    ) -> ApiResult<Related> {
         let project = match &reg.project_id {
             Some(pid) => state.store.get_project(pid).await?,
             None => None,
@@ -68,12 +82,76 @@ impl Related {
             project,
         })
     }
+
+    /// [`load_visible`] with what the record's view shows from outside it, the record and its
+    /// attachments read together.
+    async fn load_visible(
+        state: &AppState,
+        user: &User,
+        id: &str,
+    ) -> ApiResult<(Registration, Related)> {
+        let (reg, attachments) = state
+            .store
+            .registration_with_attachments(id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        if !scope::can_see(user, &reg) {
+            return Err(ApiError::not_found());
+        }
+        let related = Related::with(state, &reg, live(state, attachments)).await?;
+        Ok((reg, related))
+    }
 }
 
 /// The full JSON of a record as `user` sees it.
-pub async fn record_view(state: &AppState, user: &User, reg: &Registration) -> ApiResult<Value> {
+pub async fn record_view(
+    state: &AppState,
+    user: &User,
+    reg: &Registration,
+) -> ApiResult<RecordView> {
     let related = Related::load(state, reg).await?;
     view_with(state, user, reg, &related).await
+}
+
+/// The record `id` as `user` sees it, if `user` may see it (see [`load_visible`]).
+pub async fn visible_record_view(state: &AppState, user: &User, id: &str) -> ApiResult<RecordView> {
+    let (reg, related) = Related::load_visible(state, user, id).await?;
+    view_with(state, user, &reg, &related).await
+}
+
+/// A record as its view shows it: [`views::registration`] and the newest mails the record
+/// caused, as `notifications`. The mails are written straight from their summaries when the
+/// view is serialized; they are most of its bytes. Serializes to the object with
+/// `notifications` set to their [`MailView`]s, written last.
+#[derive(Debug)]
+pub struct RecordView {
+    /// An object without `notifications`.
+    view: Value,
+    notifications: Vec<MailSummary>,
+}
+
+impl RecordView {
+    /// The view as a `Value`.
+    pub fn into_value(self) -> Value {
+        let mut view = self.view;
+        view["notifications"] = self.notifications.iter().map(mail::view).collect();
+        view
+    }
+}
+
+impl Serialize for RecordView {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some(fields) = self.view.as_object() else {
+            return self.view.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len() + 1))?;
+        for (key, value) in fields {
+            map.serialize_entry(key, value)?;
+        }
+        let mails: Vec<MailView> = self.notifications.iter().map(MailView::from).collect();
+        map.serialize_entry("notifications", &mails)?;
+        map.end()
+    }
 }
 
 async fn view_with(
@@ -81,26 +159,27 @@ async fn view_with(
     user: &User,
     reg: &Registration,
     related: &Related,
-) -> ApiResult<Value> {
-    let objections = state.store.list_objections(&reg.id).await?;
-    let mut view = views::registration(
+) -> ApiResult<RecordView> {
+    // Staff follow the mail a record caused; the leader is the one who receives it.
+    let (objections, notifications) = if user.role == chengguo_domain::Role::Leader {
+        (state.store.list_objections(&reg.id).await?, Vec::new())
+    } else {
+        state
+            .store
+            .objections_and_recent_mail(&reg.id, RECENT_MAIL)
+            .await?
+    };
+    let view = views::registration(
         reg,
         user,
         &related.attachments,
         &objections,
         related.project.as_ref(),
     );
-    // Staff follow the mail a record caused; the leader is the one who receives it.
-    let mails = if user.role == chengguo_domain::Role::Leader {
-        Vec::new()
-    } else {
-        state
-            .store
-            .recent_mail_of_registration(&reg.id, RECENT_MAIL)
-            .await?
-    };
-    view["notifications"] = mails.iter().map(crate::routes::mail::view).collect();
-    Ok(view)
+    Ok(RecordView {
+        view,
+        notifications,
+    })
 }
 
 fn check_context<'a>(state: &AppState, authorities: &'a [Authority]) -> CheckContext<'a> {
@@ -465,7 +544,7 @@ pub async fn act_and_view(
     id: &str,
     action: Action,
     req: ActionRequest,
-) -> ApiResult<Value> {
+) -> ApiResult<RecordView> {
     let (record, related) = act_related(state, user, id, action, req).await?;
     view_with(state, user, &record, &related).await
 }
@@ -500,8 +579,7 @@ async fn act_once(
     action: Action,
     req: &ActionRequest,
 ) -> ApiResult<(Registration, Related)> {
-    let reg = load_visible(state, user, id).await?;
-    let related = Related::load(state, &reg).await?;
+    let (reg, related) = Related::load_visible(state, user, id).await?;
     let all = authorities(state).await?;
     let authority = all.iter().find(|a| a.id == reg.authority_id);
     let mut open_objections = 0;
@@ -551,4 +629,75 @@ async fn act_once(
         changes.record(id);
     }
     Ok((record, related))
+}
+
+#[cfg(test)]
+mod tests {
+    use chengguo_domain::record::MailStatus;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn summary(id: &str, status: MailStatus, sent: bool) -> MailSummary {
+        MailSummary {
+            id: id.into(),
+            registration_id: Some("r1".into()),
+            reason: "return".into(),
+            to: vec!["a@example.org".into(), "b@example.org".into()],
+            subject: "成果登记被退回\"引号\"".into(),
+            status,
+            attempts: 2,
+            last_error: (!sent).then(|| "连接被拒绝".into()),
+            next_attempt_at: datetime!(2026-11-28 09:15:00.5 +00:00),
+            created_at: datetime!(2026-11-28 09:14:00 +00:00),
+            sent_at: sent.then_some(datetime!(2026-11-28 09:14:01.25 +00:00)),
+        }
+    }
+
+    #[test]
+    fn a_mail_is_shown_with_every_field_of_its_summary_and_its_label() {
+        let m = summary("m1", MailStatus::Failed, false);
+        assert_eq!(
+            mail::view(&m),
+            json!({
+                "id": "m1",
+                "registration_id": "r1",
+                "reason": "return",
+                "to": ["a@example.org", "b@example.org"],
+                "subject": "成果登记被退回\"引号\"",
+                "status": "failed",
+                "status_label": MailStatus::Failed.label(),
+                "attempts": 2,
+                "last_error": "连接被拒绝",
+                "next_attempt_at": "2026-11-28T09:15:00.5Z",
+                "created_at": "2026-11-28T09:14:00Z",
+                "sent_at": null,
+            })
+        );
+    }
+
+    #[test]
+    fn a_record_view_writes_what_its_value_holds() {
+        let mails = vec![
+            summary("m2", MailStatus::Sent, true),
+            summary("m1", MailStatus::Pending, false),
+        ];
+        for (view, notifications) in [
+            (
+                json!({"allowed_actions": ["pass"], "version": 3, "id": "r1"}),
+                mails,
+            ),
+            (json!({"state": "draft"}), Vec::new()),
+            (json!({}), Vec::new()),
+        ] {
+            let record = RecordView {
+                view,
+                notifications,
+            };
+            let text = serde_json::to_string(&record).expect("serialize");
+            let written: Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(written, record.into_value());
+        }
+    }
 }

@@ -27,6 +27,8 @@
 //!   `mail_of_registration` newest first: `created_at` descending, ties by `id` descending;
 //!   `recent_mail_of_registration` the first `limit` of them as summaries (without bodies), which
 //!   follow every `put_mail`.
+//! - `session_with_user`, `registration_with_attachments` and `objections_and_recent_mail`
+//!   return what the reads they join return.
 //! - `bump_counter`: a window runs from a counter's first hit to the `expires_at` given then; a
 //!   hit after it starts the counter again at 1. Concurrent hits of one key each get a distinct
 //!   value. (Whether a hit at exactly `now == expires_at` is still inside is not pinned.)
@@ -87,6 +89,7 @@ cases!(
     mail_listings,
     counters,
     concurrent_counters,
+    reads_together,
 );
 
 /// Runs every case of [`CASES`], each on a new store from `make`.
@@ -2282,6 +2285,94 @@ pub async fn mail_listings(store: Arc<dyn Store>) {
     ok(s.put_mail(&f1).await, "send mail-f1");
     assert_eq!(recent(s, "reg-1", 1).await, [f1.summary()]);
     assert_eq!(recent(s, "reg-9", 5).await, []);
+}
+
+/// The reads that go together return what their parts return, found or not.
+pub async fn reads_together(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let leader = sample_user("user-1", "leader", Role::Leader, Some("unit-1"));
+    ok(s.create_user(&leader).await, "create leader");
+    let session = Session {
+        token_hash: "hash-1".into(),
+        user_id: "user-1".into(),
+        csrf_token: "csrf-1".into(),
+        created_at: at(0),
+        expires_at: at(3600),
+    };
+    // A session whose account is gone: found, without a user.
+    let orphan = Session {
+        token_hash: "hash-2".into(),
+        user_id: "user-9".into(),
+        ..session.clone()
+    };
+    for x in [&session, &orphan] {
+        ok(s.put_session(x).await, &format!("put {}", x.token_hash));
+    }
+    assert_eq!(
+        ok(s.session_with_user("hash-1").await, "session hash-1"),
+        Some((session, Some(leader)))
+    );
+    assert_eq!(
+        ok(s.session_with_user("hash-2").await, "session hash-2"),
+        Some((orphan, None))
+    );
+    assert_eq!(
+        ok(s.session_with_user("hash-9").await, "session hash-9"),
+        None
+    );
+
+    let r1 = sample_registration("reg-1", "user-1", "unit-1", None, "auth-1", at(0));
+    let r2 = sample_registration("reg-2", "user-1", "unit-1", None, "auth-1", at(1));
+    seed_registrations(s, &[r1.clone(), r2.clone()]).await;
+    let mut a1 = sample_attachment("reg-1", "att-1", AttachmentStatus::Ready, far(0));
+    a1.created_at = at(20);
+    let mut a2 = sample_attachment("reg-1", "att-2", AttachmentStatus::Pending, far(0));
+    a2.created_at = at(10);
+    for a in [&a1, &a2] {
+        ok(s.put_attachment(a).await, &format!("put {}", a.id));
+    }
+    let o1 = sample_objection("obj-1", "reg-1", at(100));
+    ok(s.put_objection(&o1).await, "put obj-1");
+    for (i, id) in ["mail-1", "mail-2", "mail-3"].into_iter().enumerate() {
+        let secs = 200 + i64::try_from(i).unwrap_or_default();
+        ok(
+            s.put_mail(&sample_mail(id, Some("reg-1"), at(secs))).await,
+            &format!("put {id}"),
+        );
+    }
+
+    for id in ["reg-1", "reg-2", "reg-9"] {
+        // Attachments and objections have no specified order: compared by id.
+        let by_id = |a: &Attachment| a.id.clone();
+        let together = ok(s.registration_with_attachments(id).await, id)
+            .map(|(reg, list)| (reg, sorted(&list, by_id)));
+        let apart = match ok(s.get_registration(id).await, id) {
+            Some(reg) => Some((reg, sorted(&ok(s.list_attachments(id).await, id), by_id))),
+            None => None,
+        };
+        assert_eq!(together, apart, "{id} with its attachments");
+        for limit in [0, 2, 20] {
+            let (objections, mails) = ok(s.objections_and_recent_mail(id, limit).await, id);
+            let by_id = |o: &Objection| o.id.clone();
+            assert_eq!(
+                sorted(&objections, by_id),
+                sorted(&ok(s.list_objections(id).await, id), by_id),
+                "{id}: objections"
+            );
+            assert_eq!(mails, recent(s, id, limit).await, "{id}: {limit} mails");
+        }
+    }
+    let (with, _) = ok(s.registration_with_attachments("reg-1").await, "reg-1")
+        .unwrap_or_else(|| panic!("reg-1 is there"));
+    assert_eq!(with, r1);
+    assert_eq!(
+        ok(s.objections_and_recent_mail("reg-1", 2).await, "reg-1")
+            .1
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect::<Vec<_>>(),
+        ["mail-3", "mail-2"]
+    );
 }
 
 async fn recent(store: &dyn Store, registration_id: &str, limit: usize) -> Vec<MailSummary> {

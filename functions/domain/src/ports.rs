@@ -199,6 +199,47 @@ pub trait Store: Send + Sync {
         Ok(jobs.iter().take(limit).map(MailJob::summary).collect())
     }
 
+    // Reads that go together. A request makes several reads; these join the ones made on every
+    // request, so a backend that can read them in one snapshot (SQLite: one read transaction,
+    // whose start under concurrent writes costs more than a small read) does. The defaults read
+    // them one by one.
+    /// A session and the user it belongs to: `None` when there is no such session, and the user
+    /// `None` when the account no longer exists.
+    async fn session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(Session, Option<User>)>> {
+        let Some(session) = self.get_session(token_hash).await? else {
+            return Ok(None);
+        };
+        let user = self.get_user(&session.user_id).await?;
+        Ok(Some((session, user)))
+    }
+    /// A registration with its attachments (see [`Store::list_attachments`]).
+    async fn registration_with_attachments(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(Registration, Vec<Attachment>)>> {
+        let Some(reg) = self.get_registration(id).await? else {
+            return Ok(None);
+        };
+        let attachments = self.list_attachments(id).await?;
+        Ok(Some((reg, attachments)))
+    }
+    /// A registration's objections and its newest `limit` mails (see
+    /// [`Store::list_objections`] and [`Store::recent_mail_of_registration`]).
+    async fn objections_and_recent_mail(
+        &self,
+        registration_id: &str,
+        limit: usize,
+    ) -> StoreResult<(Vec<Objection>, Vec<MailSummary>)> {
+        let objections = self.list_objections(registration_id).await?;
+        let mails = self
+            .recent_mail_of_registration(registration_id, limit)
+            .await?;
+        Ok((objections, mails))
+    }
+
     // Rate limits.
     /// Adds one to the counter `key` and returns its new value. A counter starts at 1 when it
     /// did not exist or its window ended (`expires_at` of the stored counter is past `now`);

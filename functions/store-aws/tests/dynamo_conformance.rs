@@ -165,6 +165,7 @@ suite!(
     mail_listings,
     counters,
     concurrent_counters,
+    reads_together,
 );
 
 /// The recorder behind the no-`Scan` checks does see a `Scan` when one is sent.

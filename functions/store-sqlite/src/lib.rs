@@ -85,6 +85,10 @@ impl Readers {
             None => self.open()?,
         };
         let result = f(&conn);
+        // A connection left inside a transaction would go on reading its old snapshot.
+        if !conn.is_autocommit() {
+            return result;
+        }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE_READERS {
             idle.push(conn);
@@ -638,6 +642,33 @@ fn write_mail(conn: &Connection, job: &MailJob, insert: bool) -> StoreResult<()>
     Ok(())
 }
 
+const USER: &str = "SELECT doc FROM users WHERE id = ?1";
+const SESSION: &str = "SELECT doc FROM sessions WHERE token_hash = ?1";
+const REGISTRATION: &str = "SELECT doc FROM registrations WHERE id = ?1";
+const ATTACHMENTS_OF: &str =
+    "SELECT doc FROM attachments WHERE registration_id = ?1 ORDER BY created_at, id";
+const OBJECTIONS_OF: &str =
+    "SELECT doc FROM objections WHERE registration_id = ?1 ORDER BY filed_at, id";
+
+/// Runs the reads of `f` in one read transaction: they see one snapshot, and they start one
+/// read transaction instead of one each. Under concurrent writes, each start finds the
+/// database changed and empties the connection's page cache, which then reads its pages again:
+/// for a small read that costs more than the read itself.
+///
+/// The transaction is ended whatever `f` returns, so the connection goes back to its pool
+/// without a snapshot held open.
+fn snapshot<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    conn.prepare_cached("BEGIN").db()?.execute([]).db()?;
+    let result = f(conn);
+    let ended = conn.prepare_cached("COMMIT").db()?.execute([]).db();
+    if ended.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
 /// Due jobs, oldest first. Without statistics the planner would rather use `mail_by_status`
 /// and sort every pending job; the partial index `mail_due` holds only pending jobs, in order.
 const DUE_MAIL: &str = "SELECT doc FROM mail INDEXED BY mail_due
@@ -913,8 +944,7 @@ impl Store for SqliteStore {
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
         let id = id.to_owned();
-        self.read(move |c| doc(c, "SELECT doc FROM users WHERE id = ?1", [id]))
-            .await
+        self.read(move |c| doc(c, USER, [id])).await
     }
 
     async fn find_user(&self, username: &str) -> StoreResult<Option<User>> {
@@ -959,8 +989,7 @@ impl Store for SqliteStore {
 
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
         let hash = token_hash.to_owned();
-        self.read(move |c| doc(c, "SELECT doc FROM sessions WHERE token_hash = ?1", [hash]))
-            .await
+        self.read(move |c| doc(c, SESSION, [hash])).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -981,8 +1010,7 @@ impl Store for SqliteStore {
 
     async fn get_registration(&self, id: &str) -> StoreResult<Option<Registration>> {
         let id = id.to_owned();
-        self.read(move |c| doc(c, "SELECT doc FROM registrations WHERE id = ?1", [id]))
-            .await
+        self.read(move |c| doc(c, REGISTRATION, [id])).await
     }
 
     async fn list_registrations(
@@ -1092,14 +1120,7 @@ impl Store for SqliteStore {
 
     async fn list_attachments(&self, registration_id: &str) -> StoreResult<Vec<Attachment>> {
         let reg = registration_id.to_owned();
-        self.read(move |c| {
-            docs(
-                c,
-                "SELECT doc FROM attachments WHERE registration_id = ?1 ORDER BY created_at, id",
-                [reg],
-            )
-        })
-        .await
+        self.read(move |c| docs(c, ATTACHMENTS_OF, [reg])).await
     }
 
     async fn delete_attachment(&self, registration_id: &str, id: &str) -> StoreResult<()> {
@@ -1186,14 +1207,7 @@ impl Store for SqliteStore {
 
     async fn list_objections(&self, registration_id: &str) -> StoreResult<Vec<Objection>> {
         let reg = registration_id.to_owned();
-        self.read(move |c| {
-            docs(
-                c,
-                "SELECT doc FROM objections WHERE registration_id = ?1 ORDER BY filed_at, id",
-                [reg],
-            )
-        })
-        .await
+        self.read(move |c| docs(c, OBJECTIONS_OF, [reg])).await
     }
 
     async fn put_mail(&self, job: &MailJob) -> StoreResult<()> {
@@ -1234,6 +1248,54 @@ impl Store for SqliteStore {
         let reg = registration_id.to_owned();
         let sql = with_limit(RECENT_MAIL_OF_REGISTRATION, limit);
         self.read(move |c| docs(c, &sql, [reg])).await
+    }
+
+    async fn session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(Session, Option<User>)>> {
+        let hash = token_hash.to_owned();
+        self.read(move |c| {
+            snapshot(c, |c| {
+                let Some(session) = doc::<Session>(c, SESSION, [hash])? else {
+                    return Ok(None);
+                };
+                let user = doc(c, USER, [&session.user_id])?;
+                Ok(Some((session, user)))
+            })
+        })
+        .await
+    }
+
+    async fn registration_with_attachments(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(Registration, Vec<Attachment>)>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            snapshot(c, |c| {
+                let Some(reg) = doc(c, REGISTRATION, [&id])? else {
+                    return Ok(None);
+                };
+                Ok(Some((reg, docs(c, ATTACHMENTS_OF, [&id])?)))
+            })
+        })
+        .await
+    }
+
+    async fn objections_and_recent_mail(
+        &self,
+        registration_id: &str,
+        limit: usize,
+    ) -> StoreResult<(Vec<Objection>, Vec<MailSummary>)> {
+        let reg = registration_id.to_owned();
+        let sql = with_limit(RECENT_MAIL_OF_REGISTRATION, limit);
+        self.read(move |c| {
+            snapshot(c, |c| {
+                Ok((docs(c, OBJECTIONS_OF, [&reg])?, docs(c, &sql, [&reg])?))
+            })
+        })
+        .await
     }
 
     async fn bump_counter(
@@ -1442,6 +1504,46 @@ mod tests {
                 .await;
             assert_eq!(seen, Ok(1), "a read connection sees the answered write");
         }
+    }
+
+    #[tokio::test]
+    async fn reads_together_that_fail_leave_no_snapshot_behind() {
+        use chengguo_conformance::store::{
+            at, far, insert_write, sample_attachment, sample_registration,
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+        let reg = sample_registration("reg-1", "user-1", "unit-1", None, "auth-1", at(0));
+        store.commit(insert_write(&reg)).await.expect("insert");
+        let a = sample_attachment("reg-1", "att-1", AttachmentStatus::Ready, far(0));
+        store.put_attachment(&a).await.expect("attachment");
+        let with = store.registration_with_attachments("reg-1").await;
+        assert_eq!(with, Ok(Some((reg, vec![a]))));
+        store
+            .write(|c| {
+                c.execute("UPDATE attachments SET doc = 'not JSON'", [])
+                    .db()
+            })
+            .await
+            .expect("spoil");
+        // The second read of the pair fails, after the first has read inside the transaction.
+        assert!(store.registration_with_attachments("reg-1").await.is_err());
+        // The connection goes back to the pool outside any transaction: the next read on it
+        // (the pool hands out the last one returned) sees a write made since.
+        let t = at(0);
+        let bumped = store
+            .bump_counter("k", t, t + time::Duration::minutes(1))
+            .await;
+        assert_eq!(bumped, Ok(1));
+        let seen = store
+            .read(|c| {
+                c.query_row("SELECT count FROM counters WHERE key = 'k'", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .db()
+            })
+            .await;
+        assert_eq!(seen, Ok(1));
     }
 
     #[tokio::test]

@@ -55,6 +55,7 @@ file_cases!(
     mail_listings,
     counters,
     concurrent_counters,
+    reads_together,
 );
 
 #[test]

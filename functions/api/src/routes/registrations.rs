@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
-use crate::service::{self, CreateRequest};
+use crate::service::{self, CreateRequest, RecordView};
 use crate::state::AppState;
 use crate::views;
 
@@ -23,7 +23,7 @@ pub async fn create_registration(
     State(state): State<AppState>,
     current: CurrentUser,
     JsonBody(req): JsonBody<CreateRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RecordView>)> {
     let reg = service::create_registration(&state, &current.user, req).await?;
     let view = service::record_view(&state, &current.user, &reg).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -43,7 +43,7 @@ pub async fn choose_kind(
     current: CurrentUser,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<KindRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     let reg = service::choose_kind(&state, &current.user, &id, &req.kind, req.consent).await?;
     Ok(Json(
         service::record_view(&state, &current.user, &reg).await?,
@@ -138,10 +138,9 @@ pub async fn get_registration(
     State(state): State<AppState>,
     current: CurrentUser,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let reg = service::load_visible(&state, &current.user, &id).await?;
+) -> ApiResult<Json<RecordView>> {
     Ok(Json(
-        service::record_view(&state, &current.user, &reg).await?,
+        service::visible_record_view(&state, &current.user, &id).await?,
     ))
 }
 
@@ -158,7 +157,7 @@ pub async fn patch_registration(
     current: CurrentUser,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<PatchRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     let reg = service::patch(&state, &current.user, &id, req.version, &req.fields).await?;
     Ok(Json(
         service::record_view(&state, &current.user, &reg).await?,
@@ -193,7 +192,7 @@ pub async fn act_on_registration(
     current: CurrentUser,
     Path((id, action)): Path<(String, String)>,
     JsonBody(body): JsonBody<ActionBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     let action = Action::parse(&action)
         .filter(|a| Action::REQUESTABLE.contains(a))
         .ok_or(ApiError::NoRoute)?;
