@@ -660,7 +660,10 @@ const OBJECTIONS_OF: &str =
 fn snapshot<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
     conn.prepare_cached("BEGIN").db()?.execute([]).db()?;
     let result = f(conn);
-    let ended = conn.prepare_cached("COMMIT").db()?.execute([]).db();
+    let ended = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut end| end.execute([]))
+        .db();
     if ended.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
