@@ -22,15 +22,21 @@ use crate::views;
 
 /// The registration `id` if `user` may see it; otherwise "not found", never its data.
 pub async fn load_visible(state: &AppState, user: &User, id: &str) -> ApiResult<Registration> {
-    let reg = state
-        .store
-        .get_registration(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if !scope::can_see(user, &reg) {
-        return Err(ApiError::not_found());
+    let found = state.store.get_registration(id).await?;
+    visible(user, found, |reg| reg)
+}
+
+/// What was found, if `user` may see the record in it. A record outside `user`'s scope
+/// answers exactly as one that does not exist, so ids cannot be probed.
+fn visible<T>(
+    user: &User,
+    found: Option<T>,
+    reg: impl FnOnce(&T) -> &Registration,
+) -> ApiResult<T> {
+    match found {
+        Some(found) if scope::can_see(user, reg(&found)) => Ok(found),
+        _ => Err(ApiError::not_found()),
     }
-    Ok(reg)
 }
 
 /// Attachments of a record, leaving out pending uploads that have expired.
@@ -90,14 +96,8 @@ impl Related {
         user: &User,
         id: &str,
     ) -> ApiResult<(Registration, Related)> {
-        let (reg, attachments) = state
-            .store
-            .registration_with_attachments(id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        if !scope::can_see(user, &reg) {
-            return Err(ApiError::not_found());
-        }
+        let found = state.store.registration_with_attachments(id).await?;
+        let (reg, attachments) = visible(user, found, |(reg, _)| reg)?;
         let related = Related::with(state, &reg, live(state, attachments)).await?;
         Ok((reg, related))
     }
