@@ -23,10 +23,10 @@ pub async fn create_registration(
     State(state): State<AppState>,
     current: CurrentUser,
     JsonBody(req): JsonBody<CreateRequest>,
-) -> ApiResult<(StatusCode, Json<RecordView>)> {
+) -> ApiResult<(StatusCode, RecordView)> {
     let reg = service::create_registration(&state, &current.user, req).await?;
     let view = service::record_view(&state, &current.user, &reg).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, view))
 }
 
 #[derive(Deserialize)]
@@ -43,11 +43,9 @@ pub async fn choose_kind(
     current: CurrentUser,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<KindRequest>,
-) -> ApiResult<Json<RecordView>> {
+) -> ApiResult<RecordView> {
     let reg = service::choose_kind(&state, &current.user, &id, &req.kind, req.consent).await?;
-    Ok(Json(
-        service::record_view(&state, &current.user, &reg).await?,
-    ))
+    service::record_view(&state, &current.user, &reg).await
 }
 
 #[derive(Deserialize, Default)]
@@ -138,10 +136,8 @@ pub async fn get_registration(
     State(state): State<AppState>,
     current: CurrentUser,
     Path(id): Path<String>,
-) -> ApiResult<Json<RecordView>> {
-    Ok(Json(
-        service::visible_record_view(&state, &current.user, &id).await?,
-    ))
+) -> ApiResult<RecordView> {
+    service::visible_record_view(&state, &current.user, &id).await
 }
 
 #[derive(Deserialize)]
@@ -157,11 +153,9 @@ pub async fn patch_registration(
     current: CurrentUser,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<PatchRequest>,
-) -> ApiResult<Json<RecordView>> {
+) -> ApiResult<RecordView> {
     let reg = service::patch(&state, &current.user, &id, req.version, &req.fields).await?;
-    Ok(Json(
-        service::record_view(&state, &current.user, &reg).await?,
-    ))
+    service::record_view(&state, &current.user, &reg).await
 }
 
 /// `GET /api/registrations/{id}/check`.
@@ -192,7 +186,7 @@ pub async fn act_on_registration(
     current: CurrentUser,
     Path((id, action)): Path<(String, String)>,
     JsonBody(body): JsonBody<ActionBody>,
-) -> ApiResult<Json<RecordView>> {
+) -> ApiResult<RecordView> {
     let action = Action::parse(&action)
         .filter(|a| Action::REQUESTABLE.contains(a))
         .ok_or(ApiError::NoRoute)?;
@@ -212,9 +206,7 @@ pub async fn act_on_registration(
         number: body.number,
         evidence_attachment_id: body.evidence_attachment_id,
     };
-    Ok(Json(
-        service::act_and_view(&state, &current.user, &id, action, req).await?,
-    ))
+    service::act_and_view(&state, &current.user, &id, action, req).await
 }
 
 /// `GET /api/registrations/{id}/next-number`.
