@@ -152,6 +152,11 @@ impl SqliteStore {
         // registration or a claimed number must not vanish.
         conn.pragma_update(None, "synchronous", "FULL").db()?;
         conn.pragma_update(None, "foreign_keys", true).db()?;
+        // The writer's transactions hold a savepoint per write (group commit), whose undo
+        // journal SQLite spills to a temporary file once it outgrows 64 KiB: a file created and
+        // deleted many times a second, on the path every commit waits for. In memory it costs
+        // at most the pages of one group; nothing in it has to survive a crash.
+        conn.pragma_update(None, "temp_store", "MEMORY").db()?;
         schema::migrate(&mut conn)?;
         let readers = file.map(|path| {
             Arc::new(Readers {
@@ -1346,7 +1351,7 @@ mod tests {
     async fn connection_settings_are_durable_and_checked() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
-        let (sync, fk, busy): (i64, i64, i64) = store
+        let (sync, fk, busy, temp): (i64, i64, i64, i64) = store
             .alone(|c| {
                 let get = |name: &str| -> StoreResult<i64> {
                     c.pragma_query_value(None, name, |r| r.get(0)).db()
@@ -1355,6 +1360,7 @@ mod tests {
                     get("synchronous")?,
                     get("foreign_keys")?,
                     get("busy_timeout")?,
+                    get("temp_store")?,
                 ))
             })
             .await
@@ -1362,6 +1368,7 @@ mod tests {
         assert_eq!(sync, 2, "synchronous=FULL");
         assert_eq!(fk, 1, "foreign keys on");
         assert_eq!(busy, 10_000, "busy timeout in ms");
+        assert_eq!(temp, 2, "temporary files (savepoint journals) in memory");
     }
 
     #[tokio::test]
