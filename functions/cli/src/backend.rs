@@ -139,7 +139,7 @@ pub async fn open(
                 LocalFiles::new(data.join("files"), public_url.clone(), secret)
                     .with_clock(clock.clone()),
             );
-            let mailer = chengguo_mail::OutboxMailer::new(data.join("outbox"), mail_from());
+            let mailer = outbox(data, &config);
             Ok(AppState {
                 store: Arc::new(store),
                 blobs: files.clone(),
@@ -179,6 +179,21 @@ pub fn mail_from() -> String {
         "CHENGGUO_MAIL_FROM",
         "科技成果登记系统 <no-reply@chengguo.local>",
     )
+}
+
+/// How long the outbox waits after a message for others to share its flush to disk, when mail
+/// is sent in the background (nobody's answer waits for it).
+const OUTBOX_GATHER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The outbox mailer of the data folder `data`: `<data>/outbox`, gathering messages into
+/// batches when `config` sends mail in the background.
+pub fn outbox(data: &Path, config: &Config) -> chengguo_mail::OutboxMailer {
+    let mailer = chengguo_mail::OutboxMailer::new(data.join("outbox"), mail_from());
+    if config.mail_inline {
+        mailer
+    } else {
+        mailer.gathering(OUTBOX_GATHER)
+    }
 }
 
 /// The notification texts, parsed once.

@@ -500,16 +500,14 @@ pub async fn seed(data: &Path, count: usize) -> anyhow::Result<Report> {
         LocalFiles::new(data.join("files"), "http://127.0.0.1:8080", secret)
             .with_clock(dyn_clock.clone()),
     );
+    let config = crate::backend::config_from_env()?;
     let state = AppState {
         store: Arc::new(store.clone()),
         blobs: files.clone(),
         clock: dyn_clock,
-        mailer: Arc::new(chengguo_mail::OutboxMailer::new(
-            data.join("outbox"),
-            crate::backend::mail_from(),
-        )),
+        mailer: Arc::new(crate::backend::outbox(data, &config)),
         mail_templates: Arc::new(crate::backend::templates()?),
-        config: Arc::new(crate::backend::config_from_env()?),
+        config: Arc::new(config),
         local_files: Some(files.clone()),
         site_changes: None,
     };

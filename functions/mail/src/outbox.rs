@@ -3,34 +3,60 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chengguo_domain::ports::{MailError, Mailer, OutgoingMail};
+use tempfile::NamedTempFile;
+use tokio::sync::oneshot;
 
 use crate::message::{build_message, check_id};
 
-/// Writes each message, as sent on the wire, to `<dir>/<id>.eml`, atomically: a temporary file
-/// in the same folder is written, flushed to disk and renamed over the final name, then the
-/// folder itself is flushed. Sending the same id again replaces the same file, so a retried job
-/// never leaves two copies. The folder is created when missing.
+/// The most messages one batch writes.
+const MAX_BATCH: usize = 256;
+
+/// Writes each message, as sent on the wire, to `<dir>/<id>.eml`, atomically: a reader of the
+/// folder sees no file or the whole message, never a part, and a send that returned has its
+/// file on disk. Sending the same id again replaces the same file, so a retried job never
+/// leaves two copies. The folder is created when missing.
 ///
-/// Messages written at the same time share one flush of the folder (see [`FolderSync`]); each
-/// message's own content is still flushed before its rename.
+/// The files are written by one thread in batches (group commit, as the store's writer does):
+/// every message waiting is written to a temporary file, the contents are flushed to disk
+/// together, the files are renamed to their final names and the renames are flushed together;
+/// only then is each send answered. On Linux a batch of several messages flushes with `syncfs`
+/// of the folder's file system, two flushes of the disk however many messages it holds (and
+/// whatever else is waiting to be written on that file system goes with them); a message alone,
+/// and every batch elsewhere, flushes each file before its rename and the folder once after. With
+/// [`gathering`](Self::gathering) the thread waits a little after the first message of a
+/// batch for others to join it.
 #[derive(Debug, Clone)]
 pub struct OutboxMailer {
     dir: PathBuf,
     from: String,
-    folder_sync: Arc<FolderSync>,
+    spool: Arc<Spool>,
 }
 
 impl OutboxMailer {
-    /// A mailer writing into `dir` with `from` as the sender (`addr` or `名称 <addr>`).
+    /// A mailer writing into `dir` with `from` as the sender (`addr` or `名称 <addr>`); a batch
+    /// holds the messages already waiting when it starts.
     pub fn new(dir: impl Into<PathBuf>, from: impl Into<String>) -> Self {
+        let dir = dir.into();
         OutboxMailer {
-            dir: dir.into(),
+            spool: Arc::new(Spool::new(dir.clone(), Duration::ZERO)),
+            dir,
             from: from.into(),
-            folder_sync: Arc::default(),
+        }
+    }
+
+    /// The same mailer, each batch waiting up to `gather` after its first message for more, as
+    /// long as they keep coming (a pause of a fifth of `gather` ends it): fewer flushes of the
+    /// disk when mail is sent in the background, where a send may wait.
+    pub fn gathering(self, gather: Duration) -> Self {
+        OutboxMailer {
+            spool: Arc::new(Spool::new(self.dir.clone(), gather)),
+            ..self
         }
     }
 
@@ -44,6 +70,11 @@ impl OutboxMailer {
         check_id(id)?;
         Ok(self.dir.join(format!("{id}.eml")))
     }
+
+    /// How many batches have been written so far.
+    pub fn batches(&self) -> u64 {
+        self.spool.batches.load(Ordering::Relaxed)
+    }
 }
 
 #[async_trait]
@@ -51,24 +82,174 @@ impl Mailer for OutboxMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let path = self.path_of(&mail.id)?;
         let bytes = build_message(mail, &self.from)?.formatted();
-        let dir = self.dir.clone();
-        let target = path.clone();
-        let folder_sync = Arc::clone(&self.folder_sync);
-        tokio::task::spawn_blocking(move || write_atomically(&dir, &target, &bytes, &folder_sync))
+        let (done, written) = oneshot::channel();
+        let failed = |e: &dyn std::fmt::Display| MailError(format!("写入发件箱失败：{e}"));
+        self.spool
+            .queue()
+            .map_err(|e| failed(&e))?
+            .send(Letter {
+                target: path.clone(),
+                bytes,
+                done,
+            })
+            .map_err(|_| failed(&"the outbox writer has stopped"))?;
+        written
             .await
-            .map_err(|e| MailError(format!("写入发件箱失败：{e}")))?
+            .map_err(|_| failed(&"the outbox writer has stopped"))?
             .map_err(|e| MailError(format!("写入发件箱失败：{}：{e}", path.display())))
     }
 }
 
-/// Replaces `target` (a file in `dir`) with `bytes` so that a reader sees the old or the new
-/// content, never a part, and the new content survives a crash once this returns.
-fn write_atomically(
-    dir: &Path,
-    target: &Path,
-    bytes: &[u8],
-    folder_sync: &FolderSync,
-) -> io::Result<()> {
+/// One message for the writer thread: its final path, its bytes, and who waits for it.
+struct Letter {
+    target: PathBuf,
+    bytes: Vec<u8>,
+    done: oneshot::Sender<io::Result<()>>,
+}
+
+/// The writer thread of one mailer (and its clones), started by the first send; it ends when
+/// the last clone is dropped.
+#[derive(Debug)]
+struct Spool {
+    dir: PathBuf,
+    gather: Duration,
+    queue: OnceLock<mpsc::Sender<Letter>>,
+    batches: Arc<AtomicU64>,
+}
+
+impl Spool {
+    fn new(dir: PathBuf, gather: Duration) -> Spool {
+        Spool {
+            dir,
+            gather,
+            queue: OnceLock::new(),
+            batches: Arc::default(),
+        }
+    }
+
+    fn queue(&self) -> io::Result<&mpsc::Sender<Letter>> {
+        if let Some(queue) = self.queue.get() {
+            return Ok(queue);
+        }
+        let (queue, letters) = mpsc::channel();
+        let (dir, gather, batches) = (self.dir.clone(), self.gather, self.batches.clone());
+        // Two first sends at once may both start a thread; the loser's ends at once, as its
+        // queue is dropped unused.
+        std::thread::Builder::new()
+            .name("outbox-writer".into())
+            .spawn(move || {
+                while let Some(batch) = next_batch(&letters, gather) {
+                    write_batch(&dir, batch);
+                    batches.fetch_add(1, Ordering::Relaxed);
+                }
+            })?;
+        Ok(self.queue.get_or_init(|| queue))
+    }
+}
+
+/// Waits for a letter, then takes those that follow it (up to [`MAX_BATCH`]): with a `gather`
+/// window, for at most that long after the first and while they keep coming (a pause of a fifth
+/// of the window ends the batch, so a sender waiting for each answer in turn is not held the
+/// whole window every time); without one, those already waiting. `None` once every sender is
+/// gone.
+fn next_batch(letters: &mpsc::Receiver<Letter>, gather: Duration) -> Option<Vec<Letter>> {
+    let first = letters.recv().ok()?;
+    let deadline = Instant::now() + gather;
+    let pause = gather / 5;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .min(pause);
+        let next = if left.is_zero() {
+            letters.try_recv().ok()
+        } else {
+            letters.recv_timeout(left).ok()
+        };
+        match next {
+            Some(letter) => batch.push(letter),
+            None => break,
+        }
+    }
+    Some(batch)
+}
+
+/// How a batch makes its files durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// Each file before its rename, then the folder once after the renames: what one message
+    /// costs anyway, and all a platform without `syncfs` offers.
+    EachFile,
+    /// The whole file system once for the contents and once for the renames (`syncfs`): two
+    /// flushes of the disk however many messages the batch holds.
+    FileSystem,
+}
+
+impl Flush {
+    fn of(batch: usize) -> Flush {
+        if cfg!(target_os = "linux") && batch > 1 {
+            Flush::FileSystem
+        } else {
+            Flush::EachFile
+        }
+    }
+}
+
+/// Writes `batch` into `dir` and answers each letter: `Ok` once its file is on disk under its
+/// final name. A letter whose file cannot be written or renamed fails alone; a failed flush
+/// fails every letter it was to cover.
+fn write_batch(dir: &Path, batch: Vec<Letter>) {
+    let flush = Flush::of(batch.len());
+    let mut staged = Vec::with_capacity(batch.len());
+    for letter in batch {
+        match stage(dir, &letter.bytes, flush) {
+            Ok(tmp) => staged.push((letter, tmp)),
+            Err(e) => {
+                let _ = letter.done.send(Err(e));
+            }
+        }
+    }
+    if staged.is_empty() {
+        return;
+    }
+    // The contents first, so that no final name can ever show a part of its message.
+    if flush == Flush::FileSystem
+        && let Err(e) = sync_file_system(dir)
+    {
+        for (letter, _) in staged {
+            let _ = letter.done.send(Err(copy(&e)));
+        }
+        return;
+    }
+    let mut renamed = Vec::with_capacity(staged.len());
+    for (letter, tmp) in staged {
+        match tmp.persist(&letter.target) {
+            Ok(_) => renamed.push(letter),
+            Err(e) => {
+                let _ = letter.done.send(Err(e.error));
+            }
+        }
+    }
+    if renamed.is_empty() {
+        return;
+    }
+    let flushed = match flush {
+        Flush::FileSystem => sync_file_system(dir),
+        Flush::EachFile => sync_dir(dir),
+    };
+    for letter in renamed {
+        let _ = letter.done.send(flushed.as_ref().map(|_| ()).map_err(copy));
+    }
+}
+
+/// The same error again, for each of the letters it fails.
+fn copy(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
+}
+
+/// `bytes` in a new temporary file in `dir` (created when missing), flushed to disk unless the
+/// batch flushes the file system after staging.
+fn stage(dir: &Path, bytes: &[u8], flush: Flush) -> io::Result<NamedTempFile> {
     let temp = || {
         tempfile::Builder::new()
             .prefix(".outbox-")
@@ -85,74 +266,32 @@ fn write_atomically(
         other => other?,
     };
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(target).map_err(|e| e.error)?;
-    folder_sync.after_rename(|| sync_dir(dir))
-}
-
-/// Group flushing of one folder: a caller that renamed a file into it returns once a flush
-/// that began after its rename has succeeded. Whoever finds no flush running starts one, which
-/// covers every rename made before it began; callers arriving meanwhile wait for it to end and
-/// then for the next one, which one of them starts. So with many messages written at once the
-/// folder is flushed a few times rather than once per message.
-#[derive(Debug, Default)]
-struct FolderSync {
-    state: Mutex<FlushState>,
-    ended: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct FlushState {
-    /// Renames announced so far; the n-th caller's ticket is n.
-    renamed: u64,
-    /// Every ticket up to this one is covered by a successful flush.
-    flushed: u64,
-    running: bool,
-}
-
-impl FolderSync {
-    fn lock(&self) -> MutexGuard<'_, FlushState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    if flush == Flush::EachFile {
+        tmp.as_file().sync_all()?;
     }
-
-    /// Call right after renaming into the folder; `flush` flushes it. An error is returned to
-    /// the caller whose flush failed; callers that were waiting on it try again themselves.
-    fn after_rename(&self, flush: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
-        let mut state = self.lock();
-        state.renamed += 1;
-        let ticket = state.renamed;
-        loop {
-            if state.flushed >= ticket {
-                return Ok(());
-            }
-            if !state.running {
-                state.running = true;
-                let covers = state.renamed;
-                drop(state);
-                let result = flush();
-                let mut state = self.lock();
-                state.running = false;
-                if result.is_ok() {
-                    state.flushed = state.flushed.max(covers);
-                }
-                self.ended.notify_all();
-                return result;
-            }
-            state = self
-                .ended
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
+    Ok(tmp)
 }
 
-/// Flushes a folder's entries (the rename) to disk.
+/// One flush of everything written to the file system that holds `dir`: its data, its metadata
+/// and the disk's cache.
+#[cfg(target_os = "linux")]
+fn sync_file_system(dir: &Path) -> io::Result<()> {
+    rustix::fs::syncfs(File::open(dir)?).map_err(io::Error::from)
+}
+
+/// Never chosen where `syncfs` is missing (see [`Flush::of`]).
+#[cfg(not(target_os = "linux"))]
+fn sync_file_system(_dir: &Path) -> io::Result<()> {
+    Err(io::Error::other("syncfs is only available on Linux"))
+}
+
+/// Flushes the folder's entries (the renames) to disk.
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Folders cannot be opened as files here; the rename is as durable as the platform makes it.
+/// Folders cannot be opened as files here; the renames are as durable as the platform makes them.
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
@@ -217,105 +356,86 @@ mod tests {
         assert_eq!(files(&dir), ["job-2.eml"]);
     }
 
-    /// Waits (bounded) until `n` renames have been announced to `sync`.
-    fn until_announced(sync: &FolderSync, n: u64) {
-        for _ in 0..2000 {
-            if sync.lock().renamed >= n {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        panic!("{n} renames were never announced");
-    }
-
-    #[test]
-    fn renames_during_a_flush_share_the_next_one_and_none_returns_before_its_own() {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        use std::sync::mpsc;
-
-        let sync = Arc::new(FolderSync::default());
-        let flushes = Arc::new(AtomicU32::new(0));
-        let (started_tx, started_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Mutex::new(release_rx);
-
-        std::thread::scope(|scope| {
-            // The first caller's flush is held open until the others have renamed.
-            let first = scope.spawn(|| {
-                sync.after_rename(|| {
-                    flushes.fetch_add(1, Ordering::SeqCst);
-                    started_tx.send(()).unwrap();
-                    release_rx.lock().unwrap().recv().unwrap();
-                    Ok(())
-                })
-            });
-            started_rx.recv().unwrap();
-            let late: Vec<_> = (0..5)
-                .map(|_| {
-                    scope.spawn(|| {
-                        sync.after_rename(|| {
-                            flushes.fetch_add(1, Ordering::SeqCst);
-                            Ok(())
-                        })
-                    })
-                })
-                .collect();
-            until_announced(&sync, 6);
-            assert_eq!(flushes.load(Ordering::SeqCst), 1);
-            assert!(
-                late.iter().all(|h| !h.is_finished()),
-                "nobody rides on a flush that began before its rename"
-            );
-            release_tx.send(()).unwrap();
-            first.join().unwrap().unwrap();
-            for h in late {
-                h.join().unwrap().unwrap();
-            }
-        });
+    #[tokio::test]
+    async fn messages_sent_together_share_one_batch_and_each_is_whole_on_return() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox");
+        let mailer = OutboxMailer::new(&dir, "noreply@example.org")
+            .gathering(std::time::Duration::from_millis(500));
+        let ids: Vec<String> = (0..20).map(|i| format!("job-{i:02}")).collect();
+        let mails: Vec<OutgoingMail> = ids.iter().map(|id| mail(id, id)).collect();
+        let results = futures::future::join_all(mails.iter().map(|m| mailer.send(m))).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
         assert_eq!(
-            flushes.load(Ordering::SeqCst),
-            2,
-            "the five renames made during the first flush share one"
+            mailer.batches(),
+            1,
+            "twenty sends within the window, one batch"
         );
-        let state = sync.lock();
-        assert_eq!((state.renamed, state.flushed, state.running), (6, 6, false));
+        let expected: Vec<String> = ids.iter().map(|id| format!("{id}.eml")).collect();
+        assert_eq!(files(&dir), expected, "no temporary file is left");
+        for id in &ids {
+            let p = parse(&fs::read(dir.join(format!("{id}.eml"))).unwrap());
+            assert_eq!(decode_words(p.header("Subject").unwrap()), *id);
+        }
+        // A later send is a batch of its own.
+        mailer.send(&mail("job-20", "后来的")).await.unwrap();
+        assert_eq!(mailer.batches(), 2);
     }
 
-    #[test]
-    fn a_failed_flush_fails_its_caller_and_the_waiters_flush_again() {
-        use std::sync::mpsc;
+    #[tokio::test]
+    async fn a_sender_waiting_for_each_answer_is_not_held_the_whole_window() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox");
+        let window = std::time::Duration::from_secs(1);
+        let mailer = OutboxMailer::new(&dir, "noreply@example.org").gathering(window);
+        let started = Instant::now();
+        for id in ["job-1", "job-2", "job-3"] {
+            mailer.send(&mail(id, id)).await.unwrap();
+        }
+        assert_eq!(mailer.batches(), 3, "one batch per answer awaited");
+        // Each batch ends at the pause after its one message (a fifth of the window), not at
+        // the window's end: well under the three windows the sends would otherwise take.
+        assert!(started.elapsed() < 2 * window, "{:?}", started.elapsed());
+        assert_eq!(files(&dir), ["job-1.eml", "job-2.eml", "job-3.eml"]);
+    }
 
-        let sync = FolderSync::default();
-        let (started_tx, started_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Mutex::new(release_rx);
-        std::thread::scope(|scope| {
-            let failing = scope.spawn(|| {
-                sync.after_rename(|| {
-                    started_tx.send(()).unwrap();
-                    release_rx.lock().unwrap().recv().unwrap();
-                    Err(io::Error::other("disk gone"))
-                })
-            });
-            started_rx.recv().unwrap();
-            let waiting = scope.spawn(|| sync.after_rename(|| Ok(())));
-            until_announced(&sync, 2);
-            release_tx.send(()).unwrap();
-            assert_eq!(
-                failing.join().unwrap().unwrap_err().to_string(),
-                "disk gone"
-            );
-            waiting.join().unwrap().unwrap();
-        });
-        assert_eq!(sync.lock().flushed, 2);
-        // A later caller alone flushes for itself.
-        let mut ran = false;
-        sync.after_rename(|| {
-            ran = true;
-            Ok(())
-        })
-        .unwrap();
-        assert!(ran);
+    #[tokio::test]
+    async fn a_message_that_cannot_be_placed_fails_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox");
+        // A folder where the message of job-x belongs: its rename cannot replace it.
+        fs::create_dir_all(dir.join("job-x.eml").join("inside")).unwrap();
+        let mailer = OutboxMailer::new(&dir, "noreply@example.org")
+            .gathering(std::time::Duration::from_millis(500));
+        let (ok, x) = (mail("job-ok", "可以"), mail("job-x", "不行"));
+        let results = futures::future::join_all([mailer.send(&ok), mailer.send(&x)]).await;
+        assert_eq!(mailer.batches(), 1);
+        assert!(results[0].is_ok(), "{results:?}");
+        let err = results[1].as_ref().unwrap_err();
+        assert!(err.0.starts_with("写入发件箱失败"), "{err}");
+        assert!(err.0.contains("job-x.eml"), "{err}");
+        assert_eq!(files(&dir), ["job-ok.eml", "job-x.eml"]);
+        assert!(
+            dir.join("job-x.eml").is_dir(),
+            "the folder in the way is left alone"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_ends_with_the_last_clone_of_its_mailer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mailer = OutboxMailer::new(tmp.path().join("outbox"), "noreply@example.org");
+        let clone = mailer.clone();
+        mailer.send(&mail("job-1", "一")).await.unwrap();
+        let spool = Arc::downgrade(&mailer.spool);
+        drop(mailer);
+        clone.send(&mail("job-2", "二")).await.unwrap();
+        assert_eq!(clone.batches(), 2, "the clone shares the writer");
+        drop(clone);
+        assert!(
+            spool.upgrade().is_none(),
+            "nothing keeps the writer's queue alive"
+        );
     }
 
     #[tokio::test]
