@@ -71,7 +71,7 @@ impl OutboxMailer {
         Ok(self.dir.join(format!("{id}.eml")))
     }
 
-    /// How many batches have been written so far.
+    /// How many batches have been taken so far (a send that returned was in one of them).
     pub fn batches(&self) -> u64 {
         self.spool.batches.load(Ordering::Relaxed)
     }
@@ -92,10 +92,10 @@ impl Mailer for OutboxMailer {
                 bytes,
                 done,
             })
-            .map_err(|_| failed(&"the outbox writer has stopped"))?;
+            .map_err(|_| failed(&"发件箱写入线程已停止"))?;
         written
             .await
-            .map_err(|_| failed(&"the outbox writer has stopped"))?
+            .map_err(|_| failed(&"发件箱写入线程已停止"))?
             .map_err(|e| MailError(format!("写入发件箱失败：{}：{e}", path.display())))
     }
 }
@@ -139,8 +139,9 @@ impl Spool {
             .name("outbox-writer".into())
             .spawn(move || {
                 while let Some(batch) = next_batch(&letters, gather) {
-                    write_batch(&dir, batch);
+                    // Counted before its senders hear back, so that they see it counted.
                     batches.fetch_add(1, Ordering::Relaxed);
+                    write_batch(&dir, batch);
                 }
             })?;
         Ok(self.queue.get_or_init(|| queue))
