@@ -90,16 +90,22 @@ measure_ceiling() {
 # The server's processor time so far (user + system), in clock ticks.
 CLK_TCK=$(getconf CLK_TCK)
 server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# Sectors (512 bytes) written so far to the device that holds the data folder (the whole disk
+# when the folder is on a partition), from /proc/diskstats; other writers to the disk count too.
+DEVICE=$(basename "$(df --output=source "$DIR" | tail -n1)")
+[[ -e /sys/class/block/$DEVICE/partition ]] && DEVICE=$(basename "$(dirname "$(readlink -f "/sys/class/block/$DEVICE")")")
+sectors_written() { awk -v d="$DEVICE" '$3 == d {print $10; found = 1} END {if (!found) print 0}' /proc/diskstats; }
 
 declare -A RESULT
 for conns in 16 64; do
     log "preparing $conns cycle records"
     "$PY" "$ROOT/scripts/bench.d/workflow_prepare.py" "$BASE" "$ROOT/tests/fixtures" "$conns" "$DIR/load-$conns.txt" >&2
     for load in mix transitions; do
-        rps=() p50=() p99=() tps=() failed=() ratios=() cores=() cpu_ms=()
+        rps=() p50=() p99=() tps=() failed=() ratios=() cores=() cpu_ms=() disk_kb=() disk_mbs=()
         for r in $(seq 1 "$RUNS"); do
             measure_ceiling
             ticks_before=$(server_ticks)
+            sectors_before=$(sectors_written)
             out=$(wrk -t "$conns" -c "$conns" -d "${SECS}s" --latency --timeout 30s \
                 -s "$ROOT/scripts/bench.d/workflow.lua" "$BASE" -- "$DIR/load-$conns.txt" "$load" 2>&1)
             line=$(grep '^RESULT' <<<"$out" || true)
@@ -108,10 +114,13 @@ for conns in 16 64; do
                 exit 1
             fi
             ticks=$(($(server_ticks) - ticks_before))
+            sectors=$(($(sectors_written) - sectors_before))
             log "$load c=$conns run $r: $line server_ticks=$ticks"
             secs=$(field secs <<<"$line")
             cores+=("$(echo "$ticks / $CLK_TCK / $secs" | bc -l)")
             cpu_ms+=("$(echo "$ticks * 1000 / $CLK_TCK / $(field requests <<<"$line")" | bc -l)")
+            disk_kb+=("$(echo "$sectors / 2 / $(field requests <<<"$line")" | bc -l)")
+            disk_mbs+=("$(echo "$sectors / 2048 / $secs" | bc -l)")
             rps+=("$(echo "$(field requests <<<"$line") / $secs" | bc -l)")
             tps+=("$(echo "$(field transitions <<<"$line") / $secs" | bc -l)")
             ratios+=("$(echo "${tps[-1]} / ${ceiling_runs[-1]}" | bc -l)")
@@ -129,9 +138,18 @@ for conns in 16 64; do
         RESULT[$key-ceiling]=$(printf '%s\n' "${ceiling_runs[@]: -$RUNS}" | median)
         RESULT[$key-cores]=$(printf '%s\n' "${cores[@]}" | median)
         RESULT[$key-cpu-ms]=$(printf '%s\n' "${cpu_ms[@]}" | median)
+        RESULT[$key-disk-kb]=$(printf '%s\n' "${disk_kb[@]}" | median)
+        RESULT[$key-disk-mbs]=$(printf '%s\n' "${disk_mbs[@]}" | median)
     done
 done
 stop_server
+# What the disk takes of writes that each wait until they are on it (O_DSYNC), in 32 KB pieces
+# (a group commit's WAL frames are of that order): the bandwidth a durable store can count on.
+log "measuring 32 KB synchronous writes with dd"
+dd_started=$(date +%s.%N)
+dd if=/dev/zero of="$DIR/dsync.bin" bs=32k count=2048 oflag=dsync status=none
+DSYNC_MBS=$(echo "64 / ($(date +%s.%N) - $dd_started)" | bc -l)
+rm -f "$DIR/dsync.bin"
 CEILING=$(printf '%s\n' "${ceiling_runs[@]}" | median)
 SHAPED=$(printf '%s\n' "${transition_shaped[@]}" | median)
 
@@ -184,8 +202,10 @@ tps=${RESULT[transitions-$best_conns-tps]}
 if (($(echo "$best >= 0.5" | bc -l))); then
     echo "- Target transitions ≥ 0.5 × ceiling: **met**, $(f2 "$best") × at $best_conns connections ($(f0 "$tps") transitions/s against $(f0 "${RESULT[transitions-$best_conns-ceiling]}") commits/s)."
 else
+    FLAT=""
+    if (($(echo "${RESULT[transitions-64-tps]} < 1.1 * ${RESULT[transitions-16-tps]}" | bc -l))); then FLAT=1; fi
     echo "- Target transitions ≥ 0.5 × ceiling: **missed**, $(f2 "$best") × at $best_conns connections ($(f0 "$tps") transitions/s against $(f0 "${RESULT[transitions-$best_conns-ceiling]}") commits/s)."
-    echo "  What limits it: ${BENCH_WORKFLOW_LIMIT:-not the disk's bandwidth, and not the processor alone. The store commits the writes that wait together in one transaction (group commit) and the outbox writes the mails in batches, so each fsync is shared by many transitions; the disk takes a few tens of KB per transition, far below what it can write. The server process uses the cores printed below, of the $(nproc) it shares with wrk, and the machine is not fully busy: part of each transition is spent waiting, for its group's fsync on a virtual disk whose fsync time varies from run to run (the ceiling's own runs show it) and for the hand-offs between the request threads and the one writer thread. The ceiling is one thread committing small transactions back to back with nothing else to do, so the ratio moves with the disk's fsync time on the day.}"
+    echo "  What limits it: ${BENCH_WORKFLOW_LIMIT:-most likely the disk, through the bytes each transition makes it write rather than the number of fsyncs, with the processor close behind. The store commits the writes that wait together in one transaction (group commit) and the outbox writes the mails in batches, so each fsync is shared by many transitions${FLAT:+, and with four times the connections (more writes waiting to share each commit) transitions/s did not grow}. What does not shrink with the groups is the bytes: every transition writes the pages it changes (the record, its event, its mail job and their index entries) into the WAL and later, at a checkpoint, into the database file, and its mail into the outbox; the KB per request and MB/s printed below compare that with what the same disk takes of small writes that each wait until they are on it. The server process uses the cores printed below, of the $(nproc) it shares with wrk. The ceiling commits one small row per transaction: it counts fsyncs, not bytes, so the ratio moves with the disk of the day.}"
 fi
 echo "- Processor time of the server process (user + system, from \`/proc\`), medians over the runs:"
 for load in mix transitions; do
@@ -194,3 +214,11 @@ for load in mix transitions; do
         echo "  $load at $conns connections: $(f2 "${RESULT[$key-cores]}") cores, $(f2 "${RESULT[$key-cpu-ms]}") ms per request."
     done
 done
+echo "- Written to the disk that holds the data ($DEVICE, sectors from \`/proc/diskstats\`), medians over the runs:"
+for load in mix transitions; do
+    for conns in 16 64; do
+        key=$load-$conns
+        echo "  $load at $conns connections: $(f1 "${RESULT[$key-disk-kb]}") KB per request, $(f1 "${RESULT[$key-disk-mbs]}") MB/s."
+    done
+done
+echo "  The same disk takes $(f1 "$DSYNC_MBS") MB/s of 32 KB writes that each wait until they are on it (\`dd oflag=dsync\`, 64 MiB)."
