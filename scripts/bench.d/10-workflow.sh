@@ -94,7 +94,9 @@ server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 # when the folder is on a partition), from /proc/diskstats; other writers to the disk count too.
 DEVICE=$(basename "$(df --output=source "$DIR" | tail -n1)")
 [[ -e /sys/class/block/$DEVICE/partition ]] && DEVICE=$(basename "$(dirname "$(readlink -f "/sys/class/block/$DEVICE")")")
-sectors_written() { awk -v d="$DEVICE" '$3 == d {print $10; found = 1} END {if (!found) print 0}' /proc/diskstats; }
+# A folder on tmpfs or overlay has no such device: the disk figures are then not measured.
+if ! awk -v d="$DEVICE" '$3 == d {found = 1} END {exit !found}' /proc/diskstats; then DEVICE=""; fi
+sectors_written() { if [[ -n $DEVICE ]]; then awk -v d="$DEVICE" '$3 == d {print $10}' /proc/diskstats; else echo 0; fi; }
 
 declare -A RESULT
 for conns in 16 64; do
@@ -214,11 +216,15 @@ for load in mix transitions; do
         echo "  $load at $conns connections: $(f2 "${RESULT[$key-cores]}") cores, $(f2 "${RESULT[$key-cpu-ms]}") ms per request."
     done
 done
-echo "- Written to the disk that holds the data ($DEVICE, sectors from \`/proc/diskstats\`), medians over the runs:"
-for load in mix transitions; do
-    for conns in 16 64; do
-        key=$load-$conns
-        echo "  $load at $conns connections: $(f1 "${RESULT[$key-disk-kb]}") KB per request, $(f1 "${RESULT[$key-disk-mbs]}") MB/s."
+if [[ -n $DEVICE ]]; then
+    echo "- Written to the disk that holds the data ($DEVICE, sectors from \`/proc/diskstats\`), medians over the runs:"
+    for load in mix transitions; do
+        for conns in 16 64; do
+            key=$load-$conns
+            echo "  $load at $conns connections: $(f1 "${RESULT[$key-disk-kb]}") KB per request, $(f1 "${RESULT[$key-disk-mbs]}") MB/s."
+        done
     done
-done
+else
+    echo "- Written to the disk: not measured (the data folder $DIR is on no block device listed in \`/proc/diskstats\`)."
+fi
 echo "  The same disk takes $(f1 "$DSYNC_MBS") MB/s of 32 KB writes that each wait until they are on it (\`dd oflag=dsync\`, 64 MiB)."
