@@ -239,9 +239,19 @@ pub fn site_publisher(
     sink: Arc<dyn chengguo_site::SiteSink>,
 ) -> anyhow::Result<chengguo_site::Publisher> {
     let site = chengguo_site::Site::from_embedded().map_err(|e| anyhow::anyhow!("site: {e}"))?;
-    Ok(chengguo_site::Publisher::new(site, sink)
+    Ok(publisher_of(site, config, sink))
+}
+
+/// The publisher of `site` (its templates and content already parsed) into `sink`, with the
+/// public URL and the notice contact of `config`.
+pub fn publisher_of(
+    site: chengguo_site::Site,
+    config: &Config,
+    sink: Arc<dyn chengguo_site::SiteSink>,
+) -> chengguo_site::Publisher {
+    chengguo_site::Publisher::new(site, sink)
         .with_base_url(config.public_url.clone())
-        .with_notice_contact(config.notice_contact.clone()))
+        .with_notice_contact(config.notice_contact.clone())
 }
 
 /// Rebuilds the public site whenever `changes` is told (paper received, decided, reopened) and

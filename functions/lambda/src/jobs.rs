@@ -5,18 +5,22 @@
 use std::sync::Arc;
 
 use chengguo_api::AppState;
-use chengguo_site::{Publisher, S3Sink};
+use chengguo_site::{Publisher, S3Sink, Site};
 use lambda_http::{Error, LambdaEvent};
 use serde_json::{Value, json};
 
 use crate::wiring::required;
 
-/// The publisher of the public site into `CHENGGUO_SITE_BUCKET`, with the public URL and the
-/// notice contact of the configuration.
-pub async fn site_publisher(state: &AppState) -> anyhow::Result<Publisher> {
+/// The publisher of `site` into `CHENGGUO_SITE_BUCKET`, with the public URL and the notice
+/// contact of the configuration.
+pub async fn site_publisher(state: &AppState, site: Site) -> anyhow::Result<Publisher> {
     let bucket = required("CHENGGUO_SITE_BUCKET")?;
     let (_, s3) = chengguo_aws::setup::from_env().await;
-    chengguo::backend::site_publisher(&state.config, Arc::new(S3Sink::new(s3, bucket)))
+    Ok(chengguo::backend::publisher_of(
+        site,
+        &state.config,
+        Arc::new(S3Sink::new(s3, bucket)),
+    ))
 }
 
 /// What started a run, for the log and the report.

@@ -10,8 +10,12 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     chengguo_lambda::init_logging();
+    // The site's templates and content are parsed on another thread while the AWS clients
+    // are set up (a cold start waits for both).
+    let site = tokio::task::spawn_blocking(chengguo_site::Site::from_embedded);
     let state = chengguo_lambda::state_from_env().await?;
-    let publisher = Arc::new(chengguo_lambda::jobs::site_publisher(&state).await?);
+    let site = site.await?.map_err(|e| format!("site: {e}"))?;
+    let publisher = Arc::new(chengguo_lambda::jobs::site_publisher(&state, site).await?);
     lambda_http::lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (state, publisher) = (state.clone(), publisher.clone());
         async move { chengguo_lambda::jobs::publish(&state, &publisher, event).await }
