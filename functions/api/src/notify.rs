@@ -91,7 +91,9 @@ pub async fn mail_for(
         .render(template, &ctx)
         .map_err(|e| ApiError::internal(format!("mail template {template}: {e}")))?;
     Ok(Some(MailJob {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+        // Time-ordered (UUIDv7): a new job's id lands at the end of the store's id index
+        // instead of on a random page of it, which each transition would otherwise rewrite.
+        id: uuid::Uuid::now_v7().simple().to_string(),
         registration_id: Some(reg.id.clone()),
         reason: event.action.code().to_owned(),
         to,
