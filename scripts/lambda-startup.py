@@ -11,8 +11,10 @@ handling the event (which, for the HTTP functions' `GET /healthz`, reads DynamoD
     lambda-startup.py --bootstrap PATH --event FILE [--runs N] [--env K=V ...]
     lambda-startup.py --serve URL -- COMMAND...   # a server: until URL first answers 200
 
-Prints one JSON object: {"runs_ms": [...], "median_ms": M, "status": S}. Every process it
-starts is killed before it exits; each wait is bounded.
+Prints one JSON object: {"runs_ms": [...], "median_ms": M, "status": S}, and for a bootstrap
+also {"init_runs_ms": [...], "init_median_ms": I}: the time to its first poll for an event (what
+Lambda reports as the init duration; the rest is handling the event). Every process it starts
+is killed before it exits; each wait is bounded.
 """
 
 import argparse
@@ -39,6 +41,7 @@ class Runtime(http.server.ThreadingHTTPServer):
         self.done = threading.Event()
         self.answer = None
         self.answered_at = None
+        self.polled_at = None
 
     def handle_error(self, request, client_address):
         # The bootstrap is killed while its next poll waits: a broken pipe then is expected.
@@ -56,6 +59,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             first = self.server.served == 0
             self.server.served += 1
+            if first:
+                self.server.polled_at = time.perf_counter()
         if not first:
             # One event per run: later polls wait until the process is killed.
             self.server.done.wait(30)
@@ -105,6 +110,7 @@ def one_run(bootstrap, event, env):
         if not server.done.wait(60):
             raise SystemExit(f"{bootstrap}: no answer within 60 s")
         elapsed = (server.answered_at - started) * 1000
+        init = (server.polled_at - started) * 1000
         answer = server.answer or b""
     finally:
         proc.kill()
@@ -118,7 +124,7 @@ def one_run(bootstrap, event, env):
         status = json.loads(answer).get("statusCode")
     except (ValueError, AttributeError):
         pass
-    return elapsed, status
+    return elapsed, init, status
 
 
 def serve_run(url, command, env):
@@ -134,7 +140,7 @@ def serve_run(url, command, env):
             try:
                 with urllib.request.urlopen(url, timeout=1) as r:
                     if r.status == 200:
-                        return (time.perf_counter() - started) * 1000, 200
+                        return (time.perf_counter() - started) * 1000, None, 200
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             if proc.poll() is not None:
@@ -169,11 +175,17 @@ def main():
         run = lambda: one_run(a.bootstrap, event, env)  # noqa: E731
     else:
         p.error("give --bootstrap and --event, or --serve URL -- COMMAND")
-    runs, status = [], None
+    runs, inits, status = [], [], None
     for _ in range(max(1, min(a.runs, 100))):
-        ms, status = run()
+        ms, init, status = run()
         runs.append(round(ms, 1))
-    print(json.dumps({"runs_ms": runs, "median_ms": statistics.median(runs), "status": status}))
+        if init is not None:
+            inits.append(round(init, 1))
+    out = {"runs_ms": runs, "median_ms": statistics.median(runs), "status": status}
+    if inits:
+        out["init_runs_ms"] = inits
+        out["init_median_ms"] = statistics.median(inits)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
