@@ -1,14 +1,14 @@
 //! Rendering pages: the embedded templates, the context every page shares, the security
 //! headers of every answer.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use chengguo_domain::org::{Session, User};
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 use tera::{Context, Tera};
 
 use crate::PageState;
