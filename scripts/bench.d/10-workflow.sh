@@ -227,4 +227,4 @@ if [[ -n $DEVICE ]]; then
 else
     echo "- Written to the disk: not measured (the data folder $DIR is on no block device listed in \`/proc/diskstats\`)."
 fi
-echo "  The same disk takes $(f1 "$DSYNC_MBS") MB/s of 32 KB writes that each wait until they are on it (\`dd oflag=dsync\`, 64 MiB)."
+echo "  $([[ -n $DEVICE ]] && echo "The same disk" || echo "The data folder's file system") takes $(f1 "$DSYNC_MBS") MB/s of 32 KB writes that each wait until they are on it (\`dd oflag=dsync\`, 64 MiB)."

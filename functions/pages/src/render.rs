@@ -22,14 +22,21 @@ mod embedded {
 /// parsing every template takes tens of milliseconds, which a cold Lambda would add to its
 /// first answer even when that answer is no page at all.
 pub struct Pages {
+    templates: &'static [(&'static str, &'static str)],
     parsed: HashMap<&'static str, OnceLock<Result<Tera, String>>>,
 }
 
 impl Pages {
     /// The templates built into the binary.
     pub fn embedded() -> Pages {
+        Pages::of(embedded::TEMPLATES)
+    }
+
+    /// The templates `templates` gives as (name, text).
+    fn of(templates: &'static [(&'static str, &'static str)]) -> Pages {
         Pages {
-            parsed: embedded::TEMPLATES
+            templates,
+            parsed: templates
                 .iter()
                 .map(|(name, _)| (*name, OnceLock::new()))
                 .collect(),
@@ -53,7 +60,7 @@ impl Pages {
             let mut tera = Tera::default();
             // Escape everything written into HTML; the .txt templates are not used here.
             tera.autoescape_on(vec![".html"]);
-            tera.add_raw_templates(with_dependencies(name))
+            tera.add_raw_templates(with_dependencies(self.templates, name))
                 .map_err(|e| format!("{e:?}"))?;
             Ok(tera)
         })
@@ -80,24 +87,20 @@ impl Pages {
     }
 }
 
-/// The text of the embedded template `name`.
-fn source(name: &str) -> Option<(&'static str, &'static str)> {
-    embedded::TEMPLATES
-        .iter()
-        .copied()
-        .find(|(n, _)| *n == name)
-}
-
-/// `name` and every template it extends, imports or includes, directly or through another
-/// (those not embedded are left out: Tera then names them when it refuses `name`).
-fn with_dependencies(name: &str) -> Vec<(&'static str, &'static str)> {
+/// `name` and every template it extends, imports or includes, directly or through another,
+/// taken from `templates` (those not there are left out: Tera then names them when it refuses
+/// `name`).
+fn with_dependencies(
+    templates: &'static [(&'static str, &'static str)],
+    name: &str,
+) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&'static str, &'static str)> = Vec::new();
     let mut todo = vec![name];
     while let Some(next) = todo.pop() {
         if out.iter().any(|(n, _)| *n == next) {
             continue;
         }
-        if let Some((n, text)) = source(next) {
+        if let Some((n, text)) = templates.iter().copied().find(|(n, _)| *n == next) {
             out.push((n, text));
             todo.extend(referenced(text));
         }
@@ -218,10 +221,24 @@ mod tests {
 
     #[test]
     fn a_missing_parent_is_named_when_the_page_is_refused() {
-        let mut tera = Tera::default();
-        let err = tera
-            .add_raw_templates(vec![("child.html", r#"{% extends "gone.html" %}"#)])
-            .unwrap_err();
-        assert!(format!("{err:?}").contains("gone.html"), "{err:?}");
+        static TEMPLATES: &[(&str, &str)] = &[
+            (
+                "child.html",
+                r#"{% extends "gone.html" %}{% block b %}x{% endblock %}"#,
+            ),
+            ("page.html", r#"{% include "part.html" %}"#),
+            ("part.html", "<p>{{ n }}</p>"),
+        ];
+        let pages = Pages::of(TEMPLATES);
+        let err = pages.parse("child.html").unwrap_err();
+        assert!(err.contains("gone.html"), "{err}");
+        // Refused again from the kept result, and other pages are not affected.
+        assert_eq!(pages.parse("child.html").unwrap_err(), err);
+        let mut ctx = Context::new();
+        ctx.insert("n", &7);
+        let resp = pages.render(StatusCode::OK, "page.html", &ctx);
+        assert_eq!(resp.status(), StatusCode::OK);
+        let resp = pages.render(StatusCode::OK, "child.html", &ctx);
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
